@@ -1,0 +1,65 @@
+# The README's two commands are `make demo` (run the site) and `make test` (run the whole suite).
+# Every target builds what it needs first: the virtualenv from the pinned requirements, services, data.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The suite runs against the real PostgreSQL (pytest-django creates test_<name> itself).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/recommender
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo migrate data admin-account test check lint format typecheck services bench-model clean
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel
+	$(PY) -m pip install -q -r requirements/dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)  ## Build the virtualenv from the pinned requirements
+
+migrate: $(STAMP)
+	$(MANAGE) migrate --noinput -v0
+
+data: migrate  ## Import ml-100k (skipped quickly when it is already there)
+	$(MANAGE) load_movielens ml-100k --if-empty
+
+admin-account: migrate
+	$(MANAGE) demo_admin
+
+demo: data admin-account  ## Run the site on the embedded default with real movies (http://$(HOST):$(PORT))
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+services:  ## Start PostgreSQL and Redis when they are not running
+	./scripts/ensure-services.sh
+
+test: $(STAMP) services  ## Run the whole test suite against real PostgreSQL and Redis
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff (lint + format check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(STAMP)  ## mypy with django-stubs
+	$(VENV)/bin/mypy .
+
+check: lint typecheck test  ## Lint, type-check and test
+
+bench-model: $(STAMP)  ## Benchmark the model against the baselines on ml-100k
+	$(MANAGE) dataset_path ml-100k > var/.ml100k-path
+	$(PY) -m ml.bench --data "$$(cat var/.ml100k-path)" --json var/ml-bench.json
+
+clean:  ## Remove the virtualenv and local state (database, models, caches)
+	rm -rf $(VENV) var/db.sqlite3* var/models var/static

@@ -1,0 +1,67 @@
+"""The movie catalogue."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+
+
+class Genre(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Movie(models.Model):
+    """A movie, with the ids other catalogues know it by and denormalised rating statistics.
+
+    ``rating_count`` and ``rating_mean`` are kept exact by the rating services and the importers
+    (``catalog.services.movie_stats_refresh``); they exist so that lists can sort by popularity and
+    average without aggregating millions of ratings per request.
+    """
+
+    title = models.CharField(max_length=512)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
+
+    movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    imdb_id = models.CharField(max_length=16, null=True, blank=True, unique=True, help_text="e.g. tt0114709")
+    tmdb_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    amazon_asin = models.CharField(max_length=16, null=True, blank=True, unique=True)
+
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_mean = models.FloatField(default=0.0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [
+            models.Index(fields=["-rating_count"], name="catalog_movie_popularity"),
+            models.Index(fields=["year"], name="catalog_movie_year"),
+            models.Index(Upper("title"), name="catalog_movie_title_upper"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating_mean__gte=0) & Q(rating_mean__lte=5), name="catalog_movie_mean_in_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(year__isnull=True) | Q(year__gte=1870, year__lte=2100),
+                name="catalog_movie_year_sane",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def imdb_url(self) -> str | None:
+        return f"https://www.imdb.com/title/{self.imdb_id}/" if self.imdb_id else None
+
+    @property
+    def tmdb_url(self) -> str | None:
+        return f"https://www.themoviedb.org/movie/{self.tmdb_id}" if self.tmdb_id else None

@@ -1,0 +1,27 @@
+"""Ratings: one per user and movie, in half stars from 0.5 to 5.0 (enforced by the database)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+# 0.5, 1.0, ..., 5.0 are exact binary fractions, so float equality on them is safe in every backend.
+HALF_STARS: tuple[float, ...] = tuple(x / 2 for x in range(1, 11))
+MIN_RATING, MAX_RATING = HALF_STARS[0], HALF_STARS[-1]
+
+
+class Rating(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings")
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="ratings")
+    value = models.FloatField(help_text="Half stars from 0.5 to 5.0.")
+    # For imported ratings these are the dataset's timestamps: the temporal evaluation depends on them.
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="ratings_rating_one_per_user_movie"),
+            models.CheckConstraint(condition=Q(value__in=HALF_STARS), name="ratings_rating_half_stars"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.movie_id}: {self.value}"

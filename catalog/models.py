@@ -1,8 +1,17 @@
 """The movie catalogue."""
 
+import unicodedata
+
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
+
+
+def normalize_for_search(text: str) -> str:
+    """Lower case, accents stripped, punctuation to spaces: "Amélie (Le Fabuleux...)" -> "amelie le fabuleux"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    cleaned = "".join(ch if ch.isalnum() else " " for ch in stripped.casefold())
+    return " ".join(cleaned.split())
 
 
 class Genre(models.Model):
@@ -24,6 +33,8 @@ class Movie(models.Model):
     """
 
     title = models.CharField(max_length=512)
+    # normalize_for_search(title), kept by save() and the importers: portable accent-insensitive search.
+    search_title = models.CharField(max_length=512, blank=True, default="", editable=False, db_index=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
 
@@ -43,7 +54,6 @@ class Movie(models.Model):
         indexes = [
             models.Index(fields=["-rating_count"], name="catalog_movie_popularity"),
             models.Index(fields=["year"], name="catalog_movie_year"),
-            models.Index(Upper("title"), name="catalog_movie_title_upper"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -57,6 +67,12 @@ class Movie(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.search_title = normalize_for_search(self.title)
+        if kwargs.get("update_fields") is not None and "title" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_title"}
+        super().save(*args, **kwargs)
 
     @property
     def imdb_url(self) -> str | None:

@@ -1,13 +1,83 @@
-"""Reads from the catalogue."""
+"""Reads from the catalogue: search, filters, orderings, statistics."""
 
-from django.db.models import QuerySet
+from __future__ import annotations
 
-from .models import Movie
+from django.core.cache import cache
+from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Sum, Value
+
+from .models import Movie, normalize_for_search
+
+#: How many "average" votes the Bayesian average adds to every movie, so that one 5-star vote
+#: does not top the chart.
+BAYES_PRIOR_VOTES = 20
+
+ORDERINGS = {
+    "popularity": ("-rating_count", "-rating_mean", "title", "pk"),
+    "rating": ("-bayes_rating", "-rating_count", "title", "pk"),
+    "year": ("-year", "title", "pk"),
+    "-year": ("year", "title", "pk"),
+    "title": ("title", "year", "pk"),
+}
+
+
+def global_mean_rating() -> float:
+    """The mean of all ratings (weighted by count), cached for a few minutes."""
+
+    def compute() -> float:
+        totals = Movie.objects.filter(rating_count__gt=0).aggregate(
+            votes=Sum("rating_count"), weighted=Sum(F("rating_mean") * F("rating_count"))
+        )
+        return float(totals["weighted"] / totals["votes"]) if totals["votes"] else 3.5
+
+    try:
+        return float(cache.get_or_set("catalog:global-mean", compute, 300))
+    except Exception:
+        return compute()
+
+
+def with_bayes_rating(movies: QuerySet[Movie]) -> QuerySet[Movie]:
+    prior = BAYES_PRIOR_VOTES
+    mean = global_mean_rating()
+    return movies.annotate(
+        bayes_rating=ExpressionWrapper(
+            (Value(prior * mean) + F("rating_mean") * F("rating_count")) / (Value(prior) + F("rating_count")),
+            output_field=FloatField(),
+        )
+    )
+
+
+def movie_search(
+    *,
+    query: str = "",
+    genre: str | None = None,
+    decade: int | None = None,
+    year_min: int | None = None,
+    year_max: int | None = None,
+    ordering: str = "popularity",
+) -> QuerySet[Movie]:
+    """Movies matching every word of ``query`` (case, accents and punctuation ignored; partial words
+    match), in ``genre`` and the years given, ordered by one of ORDERINGS (unknown -> popularity)."""
+    movies = with_bayes_rating(Movie.objects.all())
+    for word in normalize_for_search(query).split()[:10]:
+        movies = movies.filter(search_title__contains=word)
+    if genre:
+        movies = movies.filter(genres__name__iexact=genre)
+    if decade is not None:
+        movies = movies.filter(year__gte=decade, year__lt=decade + 10)
+    if year_min is not None:
+        movies = movies.filter(year__gte=year_min)
+    if year_max is not None:
+        movies = movies.filter(year__lte=year_max)
+    return movies.order_by(*ORDERINGS.get(ordering, ORDERINGS["popularity"])).prefetch_related("genres")
 
 
 def movie_list_popular(*, genre: str | None = None) -> QuerySet[Movie]:
     """Movies, most rated first, with their genres prefetched."""
-    movies = Movie.objects.prefetch_related("genres").order_by("-rating_count", "title")
-    if genre:
-        movies = movies.filter(genres__name=genre)
-    return movies
+    return movie_search(genre=genre, ordering="popularity")
+
+
+def movie_top_rated(*, limit: int = 20, min_votes: int = 1) -> list[Movie]:
+    """Best Bayesian average first."""
+    return list(movie_search(ordering="rating").filter(rating_count__gte=min_votes)[:limit])
+
+

@@ -25,3 +25,32 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} -> {self.movie_id}: {self.value}"
+
+
+class HiddenMovie(models.Model):
+    """"Not interested": a movie the user never wants recommended again."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hidden_movies")
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "movie"], name="ratings_hidden_one_per_user_movie")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} hides {self.movie_id}"
+
+
+class WatchlistEntry(models.Model):
+    """A movie the user wants to watch later."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist")
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "movie"], name="ratings_watchlist_one_per_user_movie")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} wants to watch {self.movie_id}"

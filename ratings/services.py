@@ -10,7 +10,7 @@ from django.utils import timezone
 from catalog.models import Movie
 from catalog.services import movie_stats_refresh
 
-from .models import HALF_STARS, Rating
+from .models import HALF_STARS, HiddenMovie, Rating, WatchlistEntry
 from .signals import ratings_changed
 
 
@@ -76,4 +76,39 @@ def rating_delete(*, user_id: int, movie_id: int) -> bool:
     if deleted:
         movie_stats_refresh(movie_ids=[movie_id])
         _announce(user_id=user_id, movie_id=movie_id)
+    return bool(deleted)
+
+
+def _require_movie(movie_id: int) -> None:
+    if not Movie.objects.filter(pk=movie_id).exists():
+        raise ValidationError(f"There is no movie with id {movie_id}.", code="unknown_movie")
+
+
+def hidden_add(*, user_id: int, movie_id: int) -> bool:
+    """Hide ``movie_id`` from ``user_id``'s recommendations. Returns False when it already was."""
+    _require_movie(movie_id)
+    with transaction.atomic():
+        _, created = HiddenMovie.objects.get_or_create(user_id=user_id, movie_id=movie_id)
+        if created:
+            _announce(user_id=user_id, movie_id=movie_id)
+    return created
+
+
+def hidden_remove(*, user_id: int, movie_id: int) -> bool:
+    with transaction.atomic():
+        deleted, _ = HiddenMovie.objects.filter(user_id=user_id, movie_id=movie_id).delete()
+        if deleted:
+            _announce(user_id=user_id, movie_id=movie_id)
+    return bool(deleted)
+
+
+def watchlist_add(*, user_id: int, movie_id: int) -> bool:
+    """Put ``movie_id`` on ``user_id``'s watchlist. Returns False when it already was (idempotent)."""
+    _require_movie(movie_id)
+    _, created = WatchlistEntry.objects.get_or_create(user_id=user_id, movie_id=movie_id)
+    return created
+
+
+def watchlist_remove(*, user_id: int, movie_id: int) -> bool:
+    deleted, _ = WatchlistEntry.objects.filter(user_id=user_id, movie_id=movie_id).delete()
     return bool(deleted)

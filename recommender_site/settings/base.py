@@ -24,6 +24,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "axes",
     "accounts",
     "catalog",
     "ratings",
@@ -39,6 +45,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "recommender_site.urls"
@@ -79,6 +87,18 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+AUTHENTICATION_BACKENDS = [
+    # Counts failed logins per account and per address and locks both out (brute-force protection;
+    # DRF's throttling is documented as not being a security control).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
+AXES_RESET_ON_SUCCESS = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -99,16 +119,19 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-CACHES = {
-    "default": env.cache("CACHE_URL", default="locmemcache://recommender")
-    if not env("REDIS_URL", default="")
-    else {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env("REDIS_URL"),
-        # A dead Redis must not stall every request for redis-py's default 5 s.
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+# Embedded default: the database cache, shared by runserver and the Celery worker (a per-process
+# memory cache would break the refresh debounce between them). REDIS_URL switches to Redis.
+if env("REDIS_URL", default=""):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("CACHE_REDIS_URL", default=env("REDIS_URL")),
+            # A dead Redis must not stall every request for redis-py's default 5 s.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
-}
+else:
+    CACHES = {"default": env.cache("CACHE_URL", default="dbcache://django_cache")}
 
 # Where trained model artifacts live (one versioned directory per model).
 MODEL_DIR = Path(env("MODEL_DIR", default=str(VAR_DIR / "models")))
@@ -124,4 +147,85 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Celery -----------------------------------------------------------------------------------------
+# Production: Redis as broker and result store. Embedded default: kombu's filesystem transport, which
+# needs no server, so `make demo` still runs a real worker and beat beside runserver.
+REDIS_URL = env("REDIS_URL", default="")
+CELERY_DIR = VAR_DIR / "celery"
+if REDIS_URL:
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+    CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
+else:
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+    CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+# The longest task (retrain) must finish well inside the broker's visibility timeout, or Redis hands
+# it to a second worker while the first still runs.
+CELERY_RETRAIN_TIME_LIMIT = env.int("CELERY_RETRAIN_TIME_LIMIT", default=45 * 60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60),
+    # Short timeouts so a dead Redis is reported at once instead of stalling a web request.
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+    "max_retries": 1,
+    # Filesystem transport (embedded default): the message folders under var/celery/.
+    "data_folder_in": str(CELERY_DIR / "queue"),
+    "data_folder_out": str(CELERY_DIR / "queue"),
+    "processed_folder": str(CELERY_DIR / "processed"),
+    "store_processed": False,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_ACKS_LATE = True
+# acks_late alone still acknowledges a task whose worker process was killed; this redelivers it.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = not bool(CELERY_RESULT_BACKEND)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"recommendations.retrain": {"queue": "training"}}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Recommendations --------------------------------------------------------------------------------
+RECOMMENDATIONS = {
+    # Length of each persisted list: more than any page shows, so read-time filters leave enough.
+    "LIST_LENGTH": env.int("RECOMMENDATIONS_LIST_LENGTH", default=100),
+    # A new model is promoted unless its test NDCG@10 is below the active one's by more than this.
+    "PROMOTION_TOLERANCE": env.float("RECOMMENDATIONS_PROMOTION_TOLERANCE", default=0.005),
+    # Seconds to wait after a rating before refreshing that user's list, so a burst causes one refresh.
+    "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=2.0),
+    "CACHE_SECONDS": env.int("RECOMMENDATIONS_CACHE_SECONDS", default=24 * 60 * 60),
+    "REFRESH_CHUNK_USERS": env.int("RECOMMENDATIONS_REFRESH_CHUNK_USERS", default=2048),
+}
+
+# --- REST API ---------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the site's own JavaScript, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="60/min"),
+        "user": env("API_THROTTLE_USER", default="600/min"),
+        "token": env("API_THROTTLE_TOKEN", default="10/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Movie recommender API",
+    "DESCRIPTION": "Browse movies, rate them and get personal recommendations.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -1,0 +1,178 @@
+"""Serving: a user's recommendations from cache, then the persisted list, then a fallback.
+
+Every answer says where it came from (model version or fallback name) and when it was made, and
+movies the user has rated or hidden since the list was computed are filtered out again here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from catalog.models import Movie
+from ratings.models import Rating
+from ratings.selectors import user_excluded_movie_ids
+
+from .models import ModelVersion, RecommendationList
+
+LIKED_THRESHOLD = 4.0
+
+
+@dataclass(frozen=True)
+class Pick:
+    movie_id: int
+    score: float
+    reason: str
+    because_movie_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RecommendationSet:
+    picks: list[Pick]
+    source: str  # "model" or a fallback name: "popular", "popular-in-your-genres"
+    model_version_id: int | None
+    generated_at: dt.datetime
+    personal: bool
+    movies: dict[int, Movie] = field(default_factory=dict, compare=False)
+
+
+def list_cache_key(user_id: int) -> str:
+    return f"recs:list:v1:{user_id}"
+
+
+def active_model_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(is_active=True).first()
+
+
+def _persisted_list(user_id: int) -> dict | None:
+    """The user's list as a plain dict, from cache or database (active version first, then newest)."""
+    key = list_cache_key(user_id)
+    try:
+        cached = cache.get(key)
+    except Exception:  # a dead cache must not take serving down; the database still answers
+        cached = None
+    if cached is not None:
+        return cached or None
+    row = (
+        RecommendationList.objects.filter(user_id=user_id)
+        .order_by("-model_version__is_active", "-generated_at")
+        .values("movie_ids", "scores", "reasons", "model_version_id", "generated_at")
+        .first()
+    )
+    value = row or {}
+    try:
+        cache.set(key, value, settings.RECOMMENDATIONS["CACHE_SECONDS"])
+    except Exception:
+        pass
+    return row
+
+
+def recommendations_for_user(
+    *, user_id: int, n: int = 20, genre: str | None = None, decade: int | None = None
+) -> RecommendationSet:
+    """Up to ``n`` picks for ``user_id``, optionally only in ``genre`` and the ``decade`` (e.g. 1990)."""
+    excluded = user_excluded_movie_ids(user_id=user_id)
+    persisted = _persisted_list(user_id)
+    if persisted:
+        allowed = _filter_movies(persisted["movie_ids"], genre=genre, decade=decade)
+        movies = Movie.objects.in_bulk(allowed)
+        reasons = persisted.get("reasons") or {}
+        because_titles = Movie.objects.in_bulk([int(v) for v in reasons.values()]) if reasons else {}
+        picks = []
+        for movie_id, score in zip(persisted["movie_ids"], persisted["scores"], strict=True):
+            if movie_id in excluded or movie_id not in movies:
+                continue
+            because = reasons.get(str(movie_id))
+            because_movie = because_titles.get(int(because)) if because else None
+            reason = f"Because you liked {because_movie}" if because_movie else "Matches your taste"
+            picks.append(Pick(movie_id, float(score), reason, because_movie.pk if because_movie else None))
+            if len(picks) >= n:
+                break
+        if picks:
+            return RecommendationSet(
+                picks=picks,
+                source="model",
+                model_version_id=persisted["model_version_id"],
+                generated_at=persisted["generated_at"],
+                personal=True,
+                movies=movies,
+            )
+    return _fallback(user_id=user_id, excluded=excluded, n=n, genre=genre, decade=decade)
+
+
+def _movies_filtered(*, genre: str | None, decade: int | None) -> QuerySet[Movie]:
+    movies = Movie.objects.all()
+    if genre:
+        movies = movies.filter(genres__name=genre)
+    if decade is not None:
+        movies = movies.filter(year__gte=decade, year__lt=decade + 10)
+    return movies
+
+
+def _filter_movies(movie_ids: list[int], *, genre: str | None, decade: int | None) -> list[int]:
+    if not genre and decade is None:
+        return movie_ids
+    return list(_movies_filtered(genre=genre, decade=decade).filter(pk__in=movie_ids).values_list("pk", flat=True))
+
+
+def favourite_genres(*, user_id: int, limit: int = 3) -> list[str]:
+    """The genres of the movies the user liked most often, most frequent first."""
+    names = Rating.objects.filter(user_id=user_id, value__gte=LIKED_THRESHOLD).values_list(
+        "movie__genres__name", flat=True
+    )
+    counts = Counter(name for name in names if name)
+    return [name for name, _ in counts.most_common(limit)]
+
+
+def _fallback(
+    *, user_id: int, excluded: set[int], n: int, genre: str | None, decade: int | None
+) -> RecommendationSet:
+    """Popular movies the user has not seen: in the genres they like when they liked anything."""
+    liked_genres = [] if genre else favourite_genres(user_id=user_id)
+    movies = _movies_filtered(genre=genre, decade=decade).exclude(pk__in=excluded)
+    if liked_genres:
+        movies = movies.filter(genres__name__in=liked_genres).distinct()
+        source, reason = "popular-in-your-genres", f"Popular in {', '.join(liked_genres)}, which you like"
+    else:
+        source, reason = "popular", "Popular with everyone" if not genre else f"Popular in {genre}"
+    top = list(movies.order_by("-rating_count", "-rating_mean", "pk")[:n])
+    picks = [Pick(m.pk, float(m.rating_count), reason) for m in top]
+    return RecommendationSet(
+        picks=picks,
+        source=source,
+        model_version_id=None,
+        generated_at=timezone.now(),
+        personal=bool(liked_genres),
+        movies={m.pk: m for m in top},
+    )
+
+
+def movie_similar(*, movie_id: int, n: int = 10) -> list[Movie]:
+    """Movies like ``movie_id``: from the active model's item representation when it knows the movie,
+    else the most popular movies sharing its genres."""
+    from .serving import similar_movie_ids
+
+    ids = similar_movie_ids(movie_id=movie_id, n=n)
+    if ids:
+        found = Movie.objects.in_bulk(ids)
+        return [found[i] for i in ids if i in found]
+    genres = Movie.objects.filter(pk=movie_id).values_list("genres", flat=True)
+    return list(
+        Movie.objects.filter(genres__in=[g for g in genres if g is not None])
+        .exclude(pk=movie_id)
+        .distinct()
+        .order_by("-rating_count", "pk")[:n]
+    )
+
+
+def predicted_stars(*, user_id: int, movie_id: int) -> float | None:
+    """The active model's predicted rating of ``movie_id`` for ``user_id`` (None without a model)."""
+    from .serving import predict_user_stars
+
+    return predict_user_stars(user_id=user_id, movie_ids=[movie_id]).get(movie_id)

@@ -1,0 +1,200 @@
+"""Writes of the recommendations app: requesting retrains, promoting and rolling back model versions,
+writing persisted lists. Tasks, admin actions, the API and the CLI all call these."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import ModelVersion, RecommendationList, TrainingRun
+from .selectors import list_cache_key
+
+logger = logging.getLogger(__name__)
+
+
+class RetrainAlreadyRunning(Exception):
+    def __init__(self, run: TrainingRun | None) -> None:
+        self.run = run
+        super().__init__(f"A retrain is already {run.status} (run #{run.pk})." if run else "A retrain is running.")
+
+
+class EnqueueError(Exception):
+    """The broker could not be reached; the request was not recorded."""
+
+
+def training_run_create(*, trigger: str, triggered_by_id: int | None = None, force: bool = False) -> TrainingRun:
+    """Record a queued run, taking the retrain lock. Raises RetrainAlreadyRunning if it is held."""
+    try:
+        with transaction.atomic():
+            return TrainingRun.objects.create(trigger=trigger, triggered_by_id=triggered_by_id, force=force)
+    except IntegrityError:
+        raise RetrainAlreadyRunning(TrainingRun.objects.filter(holds_lock=True).first()) from None
+
+
+def training_run_request(*, trigger: str, triggered_by_id: int | None = None, force: bool = False) -> TrainingRun:
+    """Record a queued run and hand it to a training worker.
+
+    If the broker cannot take the message, the run is recorded as failed (releasing the lock) and
+    EnqueueError says why; nothing else changes.
+    """
+    from .tasks import retrain
+
+    run = training_run_create(trigger=trigger, triggered_by_id=triggered_by_id, force=force)
+    try:
+        result = retrain.apply_async(kwargs={"run_id": run.pk}, retry=False)
+    except Exception as exc:  # kombu raises transport-specific errors (OperationalError, ConnectionError...)
+        training_run_finish(run=run, status=TrainingRun.Status.FAILED, error=f"Could not enqueue: {exc}")
+        raise EnqueueError(f"The task queue is unreachable: {exc}") from exc
+    TrainingRun.objects.filter(pk=run.pk).update(task_id=result.id or "")
+    return run
+
+
+def training_run_finish(*, run: TrainingRun, status: str, error: str = "") -> None:
+    run.status = status
+    run.holds_lock = None
+    run.finished_at = timezone.now()
+    if error:
+        run.error = error
+    run.save(update_fields=["status", "holds_lock", "finished_at", "error"])
+
+
+def training_runs_reap_stale(*, older_than_seconds: float) -> int:
+    """Fail queued/running runs whose worker vanished (no heartbeat for ``older_than_seconds``)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    stale = TrainingRun.objects.filter(holds_lock=True).exclude(heartbeat_at__gte=cutoff).filter(created_at__lt=cutoff)
+    count = 0
+    for run in stale:
+        training_run_finish(
+            run=run,
+            status=TrainingRun.Status.FAILED,
+            error=f"No sign of life from the worker for {older_than_seconds:.0f} s; presumed lost.",
+        )
+        count += 1
+    return count
+
+
+@transaction.atomic
+def model_version_activate(*, version_id: int) -> ModelVersion:
+    """Make ``version_id`` the one active model (promotion or roll back) in one transaction."""
+    version = ModelVersion.objects.select_for_update().get(pk=version_id)
+    ModelVersion.objects.filter(is_active=True).exclude(pk=version_id).update(is_active=False)
+    if not version.is_active:
+        version.is_active = True
+        version.activated_at = timezone.now()
+        version.save(update_fields=["is_active", "activated_at"])
+    transaction.on_commit(lambda: recommendation_cache_warm(version_id=version_id))
+    return version
+
+
+def model_version_previous(*, version: ModelVersion) -> ModelVersion | None:
+    """The version that was active before ``version`` (the roll back target)."""
+    return (
+        ModelVersion.objects.exclude(pk=version.pk)
+        .filter(activated_at__isnull=False)
+        .order_by("-activated_at", "-pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ListRow:
+    user_id: int
+    movie_ids: Sequence[int]
+    scores: Sequence[float]
+    reasons: dict[str, int]
+
+
+def recommendation_lists_write(
+    *, version_id: int, rows: Iterable[ListRow], folded_in: bool = False, batch_size: int = 2000
+) -> int:
+    """Upsert the lists of one version in bulk; each user's list is replaced whole, never merged."""
+    now = timezone.now()
+    written = 0
+    batch: list[RecommendationList] = []
+
+    def flush() -> None:
+        RecommendationList.objects.bulk_create(
+            batch,
+            update_conflicts=True,
+            unique_fields=["user", "model_version"],
+            update_fields=["movie_ids", "scores", "reasons", "folded_in", "generated_at"],
+        )
+        _cache_lists(batch)
+
+    for row in rows:
+        batch.append(
+            RecommendationList(
+                user_id=row.user_id,
+                model_version_id=version_id,
+                movie_ids=[int(m) for m in row.movie_ids],
+                scores=[round(float(s), 5) for s in row.scores],
+                reasons={str(k): int(v) for k, v in row.reasons.items()},
+                folded_in=folded_in,
+                generated_at=now,
+            )
+        )
+        if len(batch) >= batch_size:
+            flush()
+            written += len(batch)
+            batch = []
+    if batch:
+        flush()
+        written += len(batch)
+    return written
+
+
+def _cache_lists(lists: Sequence[RecommendationList]) -> None:
+    """Warm the cache with freshly written lists; a dead cache is not an error."""
+    if not ModelVersion.objects.filter(pk=lists[0].model_version_id, is_active=True).exists():
+        return
+    values = {
+        list_cache_key(x.user_id): {
+            "movie_ids": x.movie_ids,
+            "scores": x.scores,
+            "reasons": x.reasons,
+            "model_version_id": x.model_version_id,
+            "generated_at": x.generated_at,
+        }
+        for x in lists
+    }
+    try:
+        cache.set_many(values, settings.RECOMMENDATIONS["CACHE_SECONDS"])
+    except Exception:
+        logger.warning("Could not warm the recommendations cache", exc_info=True)
+
+
+def recommendation_cache_forget(*, user_id: int) -> None:
+    try:
+        cache.delete(list_cache_key(user_id))
+    except Exception:
+        logger.warning("Could not drop user %s's cached list", user_id, exc_info=True)
+
+
+def recommendation_cache_warm(*, version_id: int, chunk: int = 5000) -> int:
+    """Put every list of ``version_id`` in the cache (after a flip), replacing the old version's.
+
+    Users without a list in this version keep whatever is cached until their next refresh; the
+    cache is never cleared wholesale because in production it may share Redis with the broker.
+    """
+    warmed = 0
+    last_id = 0
+    while True:
+        lists = list(RecommendationList.objects.filter(model_version_id=version_id, pk__gt=last_id).order_by("pk")[:chunk])
+        if not lists:
+            return warmed
+        _cache_lists(lists)
+        warmed += len(lists)
+        last_id = lists[-1].pk
+
+
+def recommendation_lists_prune(*, keep_versions: int = 2) -> int:
+    """Delete lists of versions other than the active one and the ``keep_versions`` newest."""
+    keep = list(ModelVersion.objects.order_by("-is_active", "-created_at").values_list("pk", flat=True)[:keep_versions])
+    deleted, _ = RecommendationList.objects.exclude(model_version_id__in=keep).delete()
+    return deleted

@@ -1,0 +1,7 @@
+"""The HTML site's URLs."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("catalog.urls")),
+]

@@ -13,7 +13,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/recommender
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo migrate data admin-account test check lint format typecheck services bench-model clean
+.PHONY: help venv demo migrate data admin-account model test check lint format typecheck services system-deps \
+	stack compose-config bench-model clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,13 +36,26 @@ data: migrate  ## Import ml-100k (skipped quickly when it is already there)
 admin-account: migrate
 	$(MANAGE) demo_admin
 
-demo: data admin-account  ## Run the site on the embedded default with real movies (http://$(HOST):$(PORT))
-	$(MANAGE) runserver $(HOST):$(PORT)
+model: data  ## Train the first model and fill every list (skipped when nothing changed)
+	$(MANAGE) retrain --wait
+
+demo: model admin-account  ## Run the site, a worker and beat on the embedded default (http://$(HOST):$(PORT))
+	HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.demo start
+
+stack: $(STAMP)  ## Run the production processes (gunicorn, workers, beat) here on PostgreSQL and Redis
+	./scripts/stack.sh
+
+compose-config: system-deps  ## Validate docker-compose.yml
+	ENV_FILE=.env.example docker-compose --env-file .env.example config -q
 
 services:  ## Start PostgreSQL and Redis when they are not running
 	./scripts/ensure-services.sh
 
-test: $(STAMP) services  ## Run the whole test suite against real PostgreSQL and Redis
+system-deps:  ## Debian packages the tests need (Chromium for browser tests, docker-compose to validate)
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null; }
+
+test: $(STAMP) services system-deps  ## Run the whole test suite against real PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff (lint + format check)

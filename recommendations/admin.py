@@ -53,7 +53,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
         changelist = reverse("admin:recommendations_trainingrun_changelist")
         try:
             run = training_run_request(
-                trigger=TrainingRun.Trigger.ADMIN, triggered_by_id=request.user.pk, force=bool(request.POST.get("force"))
+                trigger=TrainingRun.Trigger.ADMIN,
+                triggered_by_id=request.user.pk,
+                force=bool(request.POST.get("force")),
             )
         except RetrainAlreadyRunning as exc:
             self.message_user(request, str(exc), messages.WARNING)
@@ -70,7 +72,17 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("id", "is_active", "ndcg", "recall", "n_users", "n_movies", "n_ratings", "created_at", "activated_at")
+    list_display = (
+        "id",
+        "is_active",
+        "ndcg",
+        "recall",
+        "n_users",
+        "n_movies",
+        "n_ratings",
+        "created_at",
+        "activated_at",
+    )
     list_filter = ("is_active",)
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["activate_selected", "roll_back"]
@@ -102,7 +114,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             note = f"but the list refresh could not be queued ({exc}); existing lists keep being served"
         self.message_user(request, f"{verb} model v{version.pk}; {note}.", messages.SUCCESS)
 
-    @admin.action(description="Activate the selected version (promote or roll back)", permissions=["activate"])
+    @admin.action(
+        description="Activate the selected version (promote or roll back)", permissions=["activate"]
+    )
     def activate_selected(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)

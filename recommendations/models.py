@@ -47,7 +47,7 @@ class TrainingRun(models.Model):
     n_users = models.PositiveIntegerField(null=True, blank=True)
     n_movies = models.PositiveIntegerField(null=True, blank=True)
     n_ratings = models.PositiveIntegerField(null=True, blank=True)
-    data_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    data_fingerprint = models.CharField(max_length=80, blank=True, default="")
     metrics_validation = models.JSONField(default=dict, blank=True)
     metrics_test = models.JSONField(default=dict, blank=True)
     baseline_metrics_test = models.JSONField(
@@ -84,7 +84,7 @@ class ModelVersion(models.Model):
         TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_version"
     )
     artifact_path = models.CharField(max_length=512, unique=True)
-    data_fingerprint = models.CharField(max_length=64)
+    data_fingerprint = models.CharField(max_length=80)
     metrics = models.JSONField(default=dict, blank=True)
     config = models.JSONField(default=dict, blank=True)
     n_users = models.PositiveIntegerField(default=0)
@@ -121,12 +121,16 @@ class RecommendationList(models.Model):
     reasons = models.JSONField(
         default=dict, blank=True, help_text="movie id -> id of the rated movie that explains the pick."
     )
-    folded_in = models.BooleanField(default=False, help_text="Computed by fold-in after the model was trained.")
+    folded_in = models.BooleanField(
+        default=False, help_text="Computed by fold-in after the model was trained."
+    )
     generated_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "model_version"], name="recommendations_one_list_per_version"),
+            models.UniqueConstraint(
+                fields=["user", "model_version"], name="recommendations_one_list_per_version"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,6 @@
 """Listens to the ratings app: a user's ratings changed, so their list is stale."""
 
+import contextlib
 import logging
 
 from django.conf import settings
@@ -41,7 +42,5 @@ def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> Non
         # The rating is saved; the list catches up at the next refresh. Don't keep the marker, or no
         # later rating would enqueue either.
         logger.warning("Could not enqueue a refresh for user %s", user_id, exc_info=True)
-        try:
+        with contextlib.suppress(Exception):
             cache.delete(refresh_pending_key(user_id))
-        except Exception:
-            pass

@@ -6,6 +6,7 @@ movies the user has rated or hidden since the list was computed are filtered out
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
@@ -66,10 +67,8 @@ def _persisted_list(user_id: int) -> dict | None:
         .first()
     )
     value = row or {}
-    try:
+    with contextlib.suppress(Exception):
         cache.set(key, value, settings.RECOMMENDATIONS["CACHE_SECONDS"])
-    except Exception:
-        pass
     return row
 
 
@@ -118,7 +117,9 @@ def _movies_filtered(*, genre: str | None, decade: int | None) -> QuerySet[Movie
 def _filter_movies(movie_ids: list[int], *, genre: str | None, decade: int | None) -> list[int]:
     if not genre and decade is None:
         return movie_ids
-    return list(_movies_filtered(genre=genre, decade=decade).filter(pk__in=movie_ids).values_list("pk", flat=True))
+    return list(
+        _movies_filtered(genre=genre, decade=decade).filter(pk__in=movie_ids).values_list("pk", flat=True)
+    )
 
 
 def favourite_genres(*, user_id: int, limit: int = 3) -> list[str]:

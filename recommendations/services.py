@@ -21,14 +21,18 @@ logger = logging.getLogger(__name__)
 class RetrainAlreadyRunning(Exception):
     def __init__(self, run: TrainingRun | None) -> None:
         self.run = run
-        super().__init__(f"A retrain is already {run.status} (run #{run.pk})." if run else "A retrain is running.")
+        super().__init__(
+            f"A retrain is already {run.status} (run #{run.pk})." if run else "A retrain is running."
+        )
 
 
 class EnqueueError(Exception):
     """The broker could not be reached; the request was not recorded."""
 
 
-def training_run_create(*, trigger: str, triggered_by_id: int | None = None, force: bool = False) -> TrainingRun:
+def training_run_create(
+    *, trigger: str, triggered_by_id: int | None = None, force: bool = False
+) -> TrainingRun:
     """Record a queued run, taking the retrain lock. Raises RetrainAlreadyRunning if it is held."""
     try:
         with transaction.atomic():
@@ -37,7 +41,9 @@ def training_run_create(*, trigger: str, triggered_by_id: int | None = None, for
         raise RetrainAlreadyRunning(TrainingRun.objects.filter(holds_lock=True).first()) from None
 
 
-def training_run_request(*, trigger: str, triggered_by_id: int | None = None, force: bool = False) -> TrainingRun:
+def training_run_request(
+    *, trigger: str, triggered_by_id: int | None = None, force: bool = False
+) -> TrainingRun:
     """Record a queued run and hand it to a training worker.
 
     If the broker cannot take the message, the run is recorded as failed (releasing the lock) and
@@ -67,7 +73,11 @@ def training_run_finish(*, run: TrainingRun, status: str, error: str = "") -> No
 def training_runs_reap_stale(*, older_than_seconds: float) -> int:
     """Fail queued/running runs whose worker vanished (no heartbeat for ``older_than_seconds``)."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    stale = TrainingRun.objects.filter(holds_lock=True).exclude(heartbeat_at__gte=cutoff).filter(created_at__lt=cutoff)
+    stale = (
+        TrainingRun.objects.filter(holds_lock=True)
+        .exclude(heartbeat_at__gte=cutoff)
+        .filter(created_at__lt=cutoff)
+    )
     count = 0
     for run in stale:
         training_run_finish(
@@ -185,7 +195,11 @@ def recommendation_cache_warm(*, version_id: int, chunk: int = 5000) -> int:
     warmed = 0
     last_id = 0
     while True:
-        lists = list(RecommendationList.objects.filter(model_version_id=version_id, pk__gt=last_id).order_by("pk")[:chunk])
+        lists = list(
+            RecommendationList.objects.filter(model_version_id=version_id, pk__gt=last_id).order_by("pk")[
+                :chunk
+            ]
+        )
         if not lists:
             return warmed
         _cache_lists(lists)
@@ -195,6 +209,10 @@ def recommendation_cache_warm(*, version_id: int, chunk: int = 5000) -> int:
 
 def recommendation_lists_prune(*, keep_versions: int = 2) -> int:
     """Delete lists of versions other than the active one and the ``keep_versions`` newest."""
-    keep = list(ModelVersion.objects.order_by("-is_active", "-created_at").values_list("pk", flat=True)[:keep_versions])
+    keep = list(
+        ModelVersion.objects.order_by("-is_active", "-created_at").values_list("pk", flat=True)[
+            :keep_versions
+        ]
+    )
     deleted, _ = RecommendationList.objects.exclude(model_version_id__in=keep).delete()
     return deleted

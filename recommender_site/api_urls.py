@@ -1,3 +1,46 @@
-"""The REST API's URLs: one router under /api/v1/, the schema and its docs, health checks."""
+"""The REST API's URLs: one router under /api/v1/, the schema and its docs, health checks.
 
-urlpatterns: list = []
+Anything else under /api/ answers a JSON 404 (even under DEBUG), never the site's HTML page.
+"""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from accounts.api.views import RegisterView, TokenView
+from ratings.api.views import MyHiddenViewSet, MyRatingViewSet, MyWatchlistViewSet
+from recommendations.api.views import (
+    ModelVersionViewSet,
+    MovieViewSet,
+    RecommendationListView,
+    TrainingRunViewSet,
+)
+
+from .api_errors import api_not_found
+from .health import HealthView, ReadinessView
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("movies", MovieViewSet, basename="movie")
+router.register("me/ratings", MyRatingViewSet, basename="my-rating")
+router.register("me/hidden", MyHiddenViewSet, basename="my-hidden")
+router.register("me/watchlist", MyWatchlistViewSet, basename="my-watchlist")
+router.register("training-runs", TrainingRunViewSet, basename="training-run")
+router.register("models", ModelVersionViewSet, basename="model-version")
+
+v1 = [
+    path("auth/register/", RegisterView.as_view(), name="auth-register"),
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("me/recommendations/", RecommendationListView.as_view(), name="my-recommendations"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("api/v1/", include(v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
+    re_path(r"^api/", api_not_found),
+]

@@ -138,7 +138,16 @@ MODEL_DIR = Path(env("MODEL_DIR", default=str(VAR_DIR / "models")))
 # Where downloaded datasets are cached.
 DATASET_CACHE_DIR = Path(env("DATASET_CACHE_DIR", default=str(VAR_DIR / "datasets")))
 
-LOGIN_URL = "admin:login"
+# --- The site: accounts and email ---------------------------------------------------------------------
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+# django-axes renders this page (HTTP 429) when a login is locked out.
+AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
+# Console by default (the reset link is printed); production.py switches to SMTP from EMAIL_URL.
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="recommender@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("DJANGO_PASSWORD_RESET_TIMEOUT", default=60 * 60 * 24)
 
 LOGGING = {
     "version": 1,
@@ -209,23 +218,46 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",  # the site's own JavaScript, with CSRF
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON in, JSON out: errors are never HTML (exploring is what /api/docs/ is for).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "recommender_site.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
+    # Rates are read from here on every request (tests override them); "token" is the stricter scope
+    # on sign-up and log-in. Brute-force lockout is django-axes' job, not throttling's.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "accounts.api.throttles.AnonThrottle",
+        "accounts.api.throttles.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env("API_THROTTLE_ANON", default="60/min"),
+        "anon": env("API_THROTTLE_ANON", default="120/min"),
         "user": env("API_THROTTLE_USER", default="600/min"),
         "token": env("API_THROTTLE_TOKEN", default="10/min"),
     },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Movie recommender API",
-    "DESCRIPTION": "Browse movies, rate them and get personal recommendations.",
+    "DESCRIPTION": (
+        "Browse movies, rate them and get personal recommendations. Authenticate with "
+        "`Authorization: Token <key>` (from /api/v1/auth/register/ or /api/v1/auth/token/). Every error "
+        'is JSON: `{"error": {"code", "message", "fields"}}`. See docs/API.md.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "TrainingRunStatusEnum": "recommendations.models.TrainingRun.Status",
+        "HealthStatusEnum": ["ok"],
+        "ReadinessStatusEnum": ["ready", "unavailable"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "recommender_site.api_errors.schema_add_error_responses",
+    ],
 }

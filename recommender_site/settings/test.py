@@ -1,8 +1,8 @@
 """Settings for the test suite: fast password hashing, no DEBUG, in-memory email."""
 
-from .base import *  # noqa: F403
 from pathlib import Path
 
+from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
 DEBUG = False
@@ -15,11 +15,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Unit tests enqueue into memory; integration tests start real workers with a Redis broker themselves.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_IGNORE_RESULT = True
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+# The real Redis (a database of its own), so integration tests' worker processes see what tests enqueue.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/15")
+CELERY_TASK_IGNORE_RESULT = False
+# Unit tests use a private memory cache; integration tests point test and worker at Redis via CACHE_URL.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tests")}
 MODEL_DIR = Path(env("MODEL_DIR", default=str(VAR_DIR / "test-models")))
 # Lockout is tested on purpose (override AXES_ENABLED=True); elsewhere it would turn tests' logins flaky.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=False)

@@ -11,7 +11,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommendations.models import TrainingRun
-from recommendations.services import EnqueueError, RetrainAlreadyRunning, training_run_create, training_run_request
+from recommendations.services import (
+    EnqueueError,
+    RetrainAlreadyRunning,
+    training_run_create,
+    training_run_request,
+)
 
 
 class Command(BaseCommand):

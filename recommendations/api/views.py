@@ -1,0 +1,238 @@
+"""The model-backed API: your recommendations, similar movies, predicted stars, and (staff) training
+runs and model versions. Model-backed extras degrade to fallbacks, never to a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db.models import QuerySet, prefetch_related_objects
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.api.serializers import MovieSummaryOutputSerializer
+from catalog.api.views import ID_REGEX
+from catalog.api.views import MovieViewSet as CatalogMovieViewSet
+from catalog.models import Movie
+from recommendations import serving
+from recommendations.models import ModelVersion, TrainingRun
+from recommendations.selectors import movie_similar, predicted_stars, recommendations_for_user
+from recommendations.services import (
+    EnqueueError,
+    RetrainAlreadyRunning,
+    model_version_activate,
+    training_run_request,
+)
+from recommendations.tasks import refresh_all
+
+from .permissions import IsStaff
+from .serializers import (
+    ModelActivateOutputSerializer,
+    ModelVersionOutputSerializer,
+    MovieSimilarQuerySerializer,
+    RecommendationListOutputSerializer,
+    RecommendationQuerySerializer,
+    TrainingRunDetailOutputSerializer,
+    TrainingRunInputSerializer,
+    TrainingRunOutputSerializer,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def optional(what: str, compute: Callable[[], T], default: T) -> T:
+    """A model-backed extra that fails is logged and left out; the response still succeeds."""
+    try:
+        return compute()
+    except Exception:
+        logger.exception("Could not compute %s; answering without it", what)
+        return default
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class QueueUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "queue_unavailable"
+    default_detail = "The task queue is unreachable; nothing was queued. Try again shortly."
+
+
+# --- Movies: the catalogue's resource, plus what the model knows about them ---------------------------
+
+
+class MovieViewSet(CatalogMovieViewSet):
+    def member_state(self, movie: Movie) -> dict[str, Any] | None:
+        state = super().member_state(movie)
+        if state is not None:
+            user_id = self.request.user.pk
+            state["predicted_stars"] = optional(
+                "predicted stars", lambda: predicted_stars(user_id=user_id, movie_id=movie.pk), None
+            )
+        return state
+
+    @extend_schema(
+        summary="Movies similar to this one",
+        parameters=[MovieSimilarQuerySerializer],
+        responses=MovieSummaryOutputSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def similar(self, request: Request, pk: str | None = None) -> Response:
+        params = MovieSimilarQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        movie = self.get_object()
+        movies = optional(
+            "similar movies", lambda: movie_similar(movie_id=movie.pk, n=params.validated_data["n"]), []
+        )
+        prefetch_related_objects(movies, "genres")
+        return Response(MovieSummaryOutputSerializer(movies, many=True).data)
+
+
+# --- Your recommendations -----------------------------------------------------------------------------
+
+
+class RecommendationListView(APIView):
+    @extend_schema(
+        operation_id="me_recommendations_retrieve",
+        tags=["me"],
+        summary="Your recommendations",
+        parameters=[RecommendationQuerySerializer],
+        responses=RecommendationListOutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        params = RecommendationQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        user_id = request.user.pk
+        recs = recommendations_for_user(
+            user_id=user_id,
+            n=params.validated_data["n"],
+            genre=params.validated_data.get("genre"),
+            decade=params.validated_data.get("decade"),
+        )
+        picks = [p for p in recs.picks if p.movie_id in recs.movies]
+        movies = [recs.movies[p.movie_id] for p in picks]
+        prefetch_related_objects(movies, "genres")
+        # TODO(lead): a batch selector predicted_stars_many(user_id, movie_ids) instead of serving.
+        stars = optional(
+            "predicted stars",
+            lambda: serving.predict_user_stars(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
+            {},
+        )
+        body = {
+            "source": recs.source,
+            "model_version_id": recs.model_version_id,
+            "generated_at": recs.generated_at,
+            "personal": recs.personal,
+            "items": [
+                {
+                    "rank": rank,
+                    "movie": recs.movies[p.movie_id],
+                    "score": p.score,
+                    "predicted_stars": stars.get(p.movie_id),
+                    "reason": p.reason,
+                    "because_movie_id": p.because_movie_id,
+                }
+                for rank, p in enumerate(picks, start=1)
+            ],
+        }
+        return Response(RecommendationListOutputSerializer(body).data)
+
+
+# --- Staff: training runs and model versions -----------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Training runs, newest first"),
+    retrieve=extend_schema(
+        summary="One training run, with its log", responses=TrainingRunDetailOutputSerializer
+    ),
+    create=extend_schema(
+        summary="Queue a retrain",
+        request=TrainingRunInputSerializer,
+        responses={
+            202: TrainingRunOutputSerializer,
+            409: OpenApiResponse(description="A retrain is already queued or running."),
+            503: OpenApiResponse(description="The task queue is unreachable; nothing was queued."),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Location", str, OpenApiParameter.HEADER, response=[202], description="The run's URL."
+            )
+        ],
+    ),
+)
+class TrainingRunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [IsStaff]
+    serializer_class = TrainingRunOutputSerializer
+    lookup_value_regex = ID_REGEX
+
+    def get_queryset(self) -> QuerySet[TrainingRun]:
+        # TODO(lead): a training_run_list() selector in recommendations/selectors.py.
+        return TrainingRun.objects.select_related("triggered_by", "model_version").order_by(
+            "-created_at", "-pk"
+        )
+
+    def get_serializer_class(self) -> type[TrainingRunOutputSerializer]:
+        return TrainingRunDetailOutputSerializer if self.action == "retrieve" else TrainingRunOutputSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        params = TrainingRunInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            run = training_run_request(
+                trigger=TrainingRun.Trigger.API,
+                triggered_by_id=request.user.pk,
+                force=params.validated_data["force"],
+            )
+        except RetrainAlreadyRunning as exc:
+            raise Conflict(str(exc), code="retrain_running") from None
+        except EnqueueError:
+            raise QueueUnavailable() from None
+        run = self.get_queryset().get(pk=run.pk)
+        data = TrainingRunOutputSerializer(run, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Model versions, newest first"),
+    retrieve=extend_schema(summary="One model version"),
+)
+class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [IsStaff]
+    serializer_class = ModelVersionOutputSerializer
+    lookup_value_regex = ID_REGEX
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        # TODO(lead): a model_version_list() selector in recommendations/selectors.py.
+        return ModelVersion.objects.order_by("-created_at", "-pk")
+
+    @extend_schema(
+        summary="Make this version the one in service (promote, or roll back)",
+        request=None,
+        responses=ModelActivateOutputSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: str | None = None) -> Response:
+        version = self.get_object()
+        changed = not version.is_active
+        version = model_version_activate(version_id=version.pk)
+        refresh_queued = False
+        if changed:
+            try:
+                refresh_all.apply_async(kwargs={"version_id": version.pk}, retry=False)
+                refresh_queued = True
+            except Exception:  # the activation stands; lists refresh on the next schedule
+                logger.warning("Could not queue refresh_all after activating v%s", version.pk, exc_info=True)
+        body = {"model": version, "changed": changed, "refresh_queued": refresh_queued}
+        return Response(ModelActivateOutputSerializer(body).data)

@@ -1,0 +1,235 @@
+"""The retrain pipeline: load ratings -> split -> train -> evaluate -> gate -> save -> lists -> flip.
+
+Called by the `recommendations.retrain` task and by `manage.py retrain --wait`. TensorFlow is only
+imported here (through `recommendations.modeling`), i.e. in the training worker, never in web
+processes.
+
+Evaluation and the promotion gate: the candidate is trained without each user's last
+``holdout`` ratings, which form the test split; the active model is scored on the same split, with
+user vectors folded in from the same training histories. Because the active model was itself trained
+without each user's then-last ratings, and newer ratings only push older ones further from the end,
+today's test ratings are unseen by both models: the comparison is fair. The candidate is promoted
+only if its NDCG@10 is not below the active model's by more than the configured tolerance.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import modeling
+from .data import ratings_as_arrays
+from .models import ModelVersion, TrainingRun
+from .refresh import lists_compute_and_write
+from .services import (
+    model_version_activate,
+    recommendation_lists_prune,
+    training_run_finish,
+)
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float], None]
+
+# Share of the whole run each phase takes, for one honest progress bar.
+PHASES = {
+    "load": (0.0, 0.05),
+    "train": (0.05, 0.70),
+    "evaluate": (0.70, 0.80),
+    "save": (0.80, 0.83),
+    "refresh": (0.83, 1.0),
+}
+
+
+class Reporter:
+    """Writes a run's phase, progress, heartbeat and log to its row, at most once a second."""
+
+    def __init__(self, run: TrainingRun, progress: ProgressFn | None) -> None:
+        self.run = run
+        self.callback = progress
+        self._last_write = 0.0
+        self._lines: list[str] = []
+
+    def log(self, message: str) -> None:
+        logger.info("run %s: %s", self.run.pk, message)
+        self._lines.append(f"{timezone.now():%H:%M:%S} {message}")
+        self._write(force=True)
+
+    def fraction(self, phase: str, within: float) -> None:
+        start, end = PHASES[phase]
+        self.run.progress = round(start + (end - start) * min(max(within, 0.0), 1.0), 4)
+        self.run.phase = phase
+        if self.callback:
+            self.callback(phase, self.run.progress)
+        self._write()
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        self.fraction(name, 0.0)
+        self.log(f"{name}: started")
+        yield
+        seconds = round(time.perf_counter() - started, 3)
+        self.run.phase_seconds = {**self.run.phase_seconds, name: seconds}
+        self.fraction(name, 1.0)
+        self.log(f"{name}: done in {seconds:.1f} s")
+
+    def _write(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_write < 1.0:
+            return
+        self._last_write = now
+        self.run.heartbeat_at = timezone.now()
+        self.run.log = "\n".join(self._lines[-500:])
+        TrainingRun.objects.filter(pk=self.run.pk).update(
+            phase=self.run.phase,
+            progress=self.run.progress,
+            phase_seconds=self.run.phase_seconds,
+            heartbeat_at=self.run.heartbeat_at,
+            log=self.run.log,
+        )
+
+
+def _claim(run_id: int) -> TrainingRun | None:
+    """Mark the run as running. None when it already ended (a duplicate delivery)."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or not run.holds_lock:
+            return None
+        restarted = run.status == TrainingRun.Status.RUNNING
+        run.status = TrainingRun.Status.RUNNING
+        run.started_at = timezone.now()
+        run.heartbeat_at = run.started_at
+        if restarted:
+            run.log = (
+                run.log + "\n" if run.log else ""
+            ) + "restarted: the previous attempt's worker was lost"
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "log"])
+        return run
+
+
+def retrain_execute(*, run_id: int, progress: ProgressFn | None = None) -> str:
+    """Carry out training run ``run_id`` from start to end; returns a one-line outcome."""
+    run = _claim(run_id)
+    if run is None:
+        return f"run #{run_id} already ended; nothing to do"
+    reporter = Reporter(run, progress)
+    artifact_dir: Path | None = None
+    try:
+        with reporter.phase("load"):
+            data = ratings_as_arrays()
+            if len(data) == 0:
+                raise modeling.TrainingError("There are no ratings to train on.")
+            fingerprint = modeling.fingerprint(data)
+            run.n_ratings = len(data)
+            run.n_users = len(set(data.users.tolist()))
+            run.n_movies = len(set(data.movies.tolist()))
+            run.data_fingerprint = fingerprint
+            run.save(update_fields=["n_ratings", "n_users", "n_movies", "data_fingerprint"])
+            reporter.log(f"{run.n_ratings} ratings by {run.n_users} users of {run.n_movies} movies")
+
+        active = ModelVersion.objects.filter(is_active=True).first()
+        if active and active.data_fingerprint == fingerprint and not run.force:
+            training_run_finish(run=run, status=TrainingRun.Status.SKIPPED)
+            reporter.log(f"skipped: no rating changed since model v{active.pk}")
+            return f"run #{run.pk} skipped: no rating changed since model v{active.pk} (use --force to train anyway)"
+
+        split = modeling.split(data, holdout=settings.RECOMMENDATIONS.get("TEST_HOLDOUT", 5))
+        with reporter.phase("train"):
+            trained = modeling.train(split.train, progress=lambda f: reporter.fraction("train", f))
+            run.metrics_validation = trained.validation_metrics
+            run.save(update_fields=["metrics_validation"])
+
+        with reporter.phase("evaluate"):
+            run.metrics_test = modeling.evaluate(trained.scorer, split)
+            if active:
+                try:
+                    run.baseline_metrics_test = modeling.evaluate(
+                        modeling.load_scorer(active.artifact_path), split
+                    )
+                except modeling.ArtifactError as exc:
+                    reporter.log(
+                        f"the active model v{active.pk} could not be evaluated ({exc}); not comparing"
+                    )
+            run.save(update_fields=["metrics_test", "baseline_metrics_test"])
+            reporter.log(
+                f"test {_short(run.metrics_test)}; active {_short(run.baseline_metrics_test) or 'none'}"
+            )
+
+        tolerance = settings.RECOMMENDATIONS["PROMOTION_TOLERANCE"]
+        new_ndcg = run.metrics_test.get("ndcg@10", 0.0)
+        old_ndcg = run.baseline_metrics_test.get("ndcg@10") if run.baseline_metrics_test else None
+        if old_ndcg is not None and new_ndcg < old_ndcg - tolerance:
+            message = (
+                f"NDCG@10 {new_ndcg:.4f} is below the active model's {old_ndcg:.4f} by more than {tolerance}"
+            )
+            training_run_finish(run=run, status=TrainingRun.Status.REJECTED, error=f"Rejected: {message}.")
+            reporter.log(f"rejected: {message}")
+            return f"run #{run.pk} rejected: {message}"
+
+        with reporter.phase("save"):
+            artifact_dir = Path(settings.MODEL_DIR) / f"run-{run.pk:05d}-{timezone.now():%Y%m%d-%H%M%S}"
+            modeling.save(trained, artifact_dir, fingerprint=fingerprint, metrics=_all_metrics(run))
+            version = ModelVersion.objects.create(
+                training_run=run,
+                artifact_path=str(artifact_dir),
+                data_fingerprint=fingerprint,
+                metrics=_all_metrics(run),
+                config=trained.config,
+                n_users=run.n_users or 0,
+                n_movies=run.n_movies or 0,
+                n_ratings=run.n_ratings or 0,
+            )
+
+        with reporter.phase("refresh"):
+            # Lists of the new version are written before it becomes active, so serving flips from
+            # complete old lists to complete new ones.
+            written = lists_compute_and_write(
+                version=version, progress=lambda f: reporter.fraction("refresh", f), data=data
+            )
+            reporter.log(f"{written} lists written")
+
+        model_version_activate(version_id=version.pk)
+        training_run_finish(run=run, status=TrainingRun.Status.SUCCEEDED)
+        recommendation_lists_prune()
+        reporter.log(f"promoted model v{version.pk}")
+        return f"run #{run.pk} succeeded: model v{version.pk} is active ({_short(run.metrics_test)})"
+    except (
+        BaseException
+    ) as exc:  # SoftTimeLimitExceeded, KeyboardInterrupt included: record, then re-raise those
+        if (
+            artifact_dir is not None
+            and not ModelVersion.objects.filter(artifact_path=str(artifact_dir)).exists()
+        ):
+            shutil.rmtree(artifact_dir, ignore_errors=True)
+        message = str(exc) or exc.__class__.__name__
+        reporter._lines.append(traceback.format_exc())
+        reporter._write(force=True)
+        training_run_finish(run=run, status=TrainingRun.Status.FAILED, error=message)
+        logger.exception("Training run %s failed", run.pk)
+        if not isinstance(exc, Exception):
+            raise
+        return f"run #{run.pk} failed: {message}"
+
+
+def _all_metrics(run: TrainingRun) -> dict:
+    return {
+        "validation": run.metrics_validation,
+        "test": run.metrics_test,
+        "active_on_test": run.baseline_metrics_test,
+    }
+
+
+def _short(metrics: dict) -> str:
+    return ", ".join(
+        f"{k}={v:.4f}" for k, v in metrics.items() if k in ("ndcg@10", "recall@10") and v is not None
+    )

@@ -1,0 +1,108 @@
+"""Pages built around the model: home, the movie page and the picks page."""
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import prefetch_related_objects
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from catalog.forms import MovieFilterForm
+from catalog.models import Movie
+from catalog.selectors import (
+    genre_names,
+    movie_decades,
+    movie_onboarding_candidates,
+    movie_popular,
+    movie_top_rated,
+)
+from ratings.selectors import rating_count_for_user, user_excluded_movie_ids, user_movie_marks
+
+from .selectors import RecommendationSet, movie_similar, predicted_stars, recommendations_for_user
+
+logger = logging.getLogger(__name__)
+
+ONBOARDING_GOAL = 5  # the same goal as ratings.views.onboarding
+T = TypeVar("T")
+
+
+def _optional(what: str, compute: Callable[[], T], default: T) -> T:
+    """Model-backed extras (similar movies, predicted stars) must never take a page down."""
+    try:
+        return compute()
+    except Exception:
+        logger.exception("Could not compute %s; the page is served without it", what)
+        return default
+
+
+def _pick_cards(recs: RecommendationSet) -> list[dict[str, object]]:
+    movies = [recs.movies[p.movie_id] for p in recs.picks if p.movie_id in recs.movies]
+    prefetch_related_objects(movies, "genres")
+    return [{"movie": recs.movies[p.movie_id], "pick": p} for p in recs.picks if p.movie_id in recs.movies]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        context = {"popular": movie_popular(limit=12), "top_rated": movie_top_rated(limit=12)}
+        return render(request, "recommendations/home_visitor.html", context)
+    user_id = request.user.pk
+    recs = recommendations_for_user(user_id=user_id, n=12)
+    cards = _pick_cards(recs)
+    excluded = user_excluded_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
+    rate_more = movie_onboarding_candidates(exclude_ids=excluded, limit=6)
+    count = rating_count_for_user(user_id=user_id)
+    context = {
+        "recs": recs,
+        "cards": cards,
+        "rate_more": rate_more,
+        "rating_count": count,
+        "remaining": max(ONBOARDING_GOAL - count, 0),
+        "marks": user_movie_marks(user_id=user_id, movie_ids=[m.pk for m in rate_more]),
+        "pick_marks": user_movie_marks(user_id=user_id, movie_ids=[p.movie_id for p in recs.picks]),
+    }
+    return render(request, "recommendations/home_member.html", context)
+
+
+@login_required
+def picks(request: HttpRequest) -> HttpResponse:
+    form = MovieFilterForm(request.GET or None, genres=genre_names(), decades=movie_decades())
+    filters = form.filters() if form.is_bound else {}
+    recs = recommendations_for_user(
+        user_id=request.user.pk, n=48, genre=filters.get("genre"), decade=filters.get("decade")
+    )
+    context = {
+        "form": form,
+        "filters": filters,
+        "recs": recs,
+        "cards": _pick_cards(recs),
+        "marks": user_movie_marks(user_id=request.user.pk, movie_ids=[p.movie_id for p in recs.picks]),
+        "rating_count": rating_count_for_user(user_id=request.user.pk),
+        "goal": ONBOARDING_GOAL,
+    }
+    return render(request, "recommendations/picks.html", context)
+
+
+def movie_detail(request: HttpRequest, movie_id: int) -> HttpResponse:
+    movie = get_object_or_404(Movie.objects.prefetch_related("genres"), pk=movie_id)
+    user_id = request.user.pk if request.user.is_authenticated else None
+    similar = _optional("similar movies", lambda: movie_similar(movie_id=movie.pk, n=8), [])
+    prefetch_related_objects(similar, "genres")
+    predicted = None
+    if user_id is not None:
+        predicted = _optional(
+            "predicted stars", lambda: predicted_stars(user_id=user_id, movie_id=movie.pk), None
+        )
+    marks = user_movie_marks(user_id=user_id, movie_ids=[movie.pk, *(m.pk for m in similar)])
+    context = {
+        "movie": movie,
+        "decade": movie.year - movie.year % 10 if movie.year else None,
+        "your_rating": marks.ratings.get(movie.pk),
+        "hidden": movie.pk in marks.hidden,
+        "on_watchlist": movie.pk in marks.watchlist,
+        "predicted": predicted,
+        "similar": similar,
+        "marks": marks,
+    }
+    return render(request, "recommendations/movie_detail.html", context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Sum, Value
 
-from .models import Movie, normalize_for_search
+from .models import Genre, Movie, normalize_for_search
 
 #: How many "average" votes the Bayesian average adds to every movie, so that one 5-star vote
 #: does not top the chart.
@@ -81,3 +81,67 @@ def movie_top_rated(*, limit: int = 20, min_votes: int = 1) -> list[Movie]:
     return list(movie_search(ordering="rating").filter(rating_count__gte=min_votes)[:limit])
 
 
+# --- Site helpers -----------------------------------------------------------------------------------
+
+
+def genre_names() -> list[str]:
+    """Every genre's name, alphabetically (the filter menus)."""
+    return list(Genre.objects.order_by("name").values_list("name", flat=True))
+
+
+def movie_decades() -> list[int]:
+    """The decades that have movies, newest first (1990 for the 1990s), cached for a few minutes."""
+
+    def compute() -> list[int]:
+        years = Movie.objects.exclude(year__isnull=True).values_list("year", flat=True).distinct()
+        return sorted({year - year % 10 for year in years if year is not None}, reverse=True)
+
+    try:
+        return list(cache.get_or_set("catalog:decades", compute, 300) or [])
+    except Exception:
+        return compute()
+
+
+def movie_popular(*, exclude_ids: set[int] | frozenset[int] = frozenset(), limit: int = 12) -> list[Movie]:
+    """The most rated movies, except ``exclude_ids``, with their genres prefetched."""
+    movies = Movie.objects.exclude(pk__in=exclude_ids).order_by("-rating_count", "-rating_mean", "pk")
+    return list(movies.prefetch_related("genres")[:limit])
+
+
+def movie_onboarding_candidates(
+    *, exclude_ids: set[int] | frozenset[int] = frozenset(), limit: int = 12, pool: int = 300
+) -> list[Movie]:
+    """Well-known movies across genres for a new member to rate: taken round-robin over the genres
+    (most common genre first) from the ``pool`` most rated movies, so the first screen is not all
+    dramas. Movies in ``exclude_ids`` (rated, hidden, skipped) are left out."""
+    candidates = movie_popular(exclude_ids=exclude_ids, limit=pool)
+    genre_counts: dict[str, int] = {}
+    for movie in candidates:
+        for genre in movie.genres.all():
+            genre_counts[genre.name] = genre_counts.get(genre.name, 0) + 1
+    genres = sorted(genre_counts, key=lambda name: (-genre_counts[name], name))
+    chosen: list[Movie] = []
+    chosen_ids: set[int] = set()
+    while len(chosen) < min(limit, len(candidates)):
+        added = False
+        for name in genres:
+            found = next(
+                (
+                    m
+                    for m in candidates
+                    if m.pk not in chosen_ids and any(g.name == name for g in m.genres.all())
+                ),
+                None,
+            )
+            if found is not None:
+                chosen.append(found)
+                chosen_ids.add(found.pk)
+                added = True
+                if len(chosen) >= limit:
+                    break
+        if not added:  # movies without genres: fill up by popularity
+            chosen.extend(m for m in candidates if m.pk not in chosen_ids)
+            break
+    chosen = chosen[:limit]
+    order = {m.pk: i for i, m in enumerate(candidates)}
+    return sorted(chosen, key=lambda m: order[m.pk])

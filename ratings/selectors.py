@@ -1,6 +1,11 @@
 """Reads of ratings."""
 
-from .models import HiddenMovie, Rating
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Avg, Count, QuerySet
+
+from .models import HALF_STARS, HiddenMovie, Rating, WatchlistEntry
 
 
 def user_excluded_movie_ids(*, user_id: int) -> set[int]:
@@ -8,3 +13,136 @@ def user_excluded_movie_ids(*, user_id: int) -> set[int]:
     rated = Rating.objects.filter(user_id=user_id).values_list("movie_id", flat=True)
     hidden = HiddenMovie.objects.filter(user_id=user_id).values_list("movie_id", flat=True)
     return set(rated.union(hidden))
+
+
+# --- Site helpers -----------------------------------------------------------------------------------
+
+#: Orderings of a member's own ratings list: key -> (label, order_by).
+RATING_ORDERINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "recent": ("Recently rated", ("-updated_at", "-pk")),
+    "oldest": ("First rated", ("updated_at", "pk")),
+    "high": ("Highest rated", ("-value", "-updated_at", "-pk")),
+    "low": ("Lowest rated", ("value", "-updated_at", "-pk")),
+    "title": ("Title", ("movie__title", "movie__year", "pk")),
+    "year": ("Year", ("-movie__year", "movie__title", "pk")),
+}
+
+
+def rating_count_for_user(*, user_id: int) -> int:
+    return Rating.objects.filter(user_id=user_id).count()
+
+
+def rating_list_for_user(*, user_id: int, ordering: str = "recent") -> QuerySet[Rating]:
+    """``user_id``'s ratings with their movies (and genres), in one of RATING_ORDERINGS."""
+    order_by = RATING_ORDERINGS.get(ordering, RATING_ORDERINGS["recent"])[1]
+    return (
+        Rating.objects.filter(user_id=user_id)
+        .select_related("movie")
+        .prefetch_related("movie__genres")
+        .order_by(*order_by)
+    )
+
+
+def user_ratings_by_movie(*, user_id: int, movie_ids: Iterable[int]) -> dict[int, float]:
+    """``user_id``'s rating of each of ``movie_ids`` that they rated."""
+    rows = Rating.objects.filter(user_id=user_id, movie_id__in=list(movie_ids)).values_list(
+        "movie_id", "value"
+    )
+    return dict(rows)
+
+
+def user_hidden_ids(*, user_id: int, movie_ids: Iterable[int] | None = None) -> set[int]:
+    rows = HiddenMovie.objects.filter(user_id=user_id)
+    if movie_ids is not None:
+        rows = rows.filter(movie_id__in=list(movie_ids))
+    return set(rows.values_list("movie_id", flat=True))
+
+
+def user_watchlist_ids(*, user_id: int, movie_ids: Iterable[int] | None = None) -> set[int]:
+    rows = WatchlistEntry.objects.filter(user_id=user_id)
+    if movie_ids is not None:
+        rows = rows.filter(movie_id__in=list(movie_ids))
+    return set(rows.values_list("movie_id", flat=True))
+
+
+def watchlist_for_user(*, user_id: int) -> QuerySet[WatchlistEntry]:
+    return (
+        WatchlistEntry.objects.filter(user_id=user_id)
+        .select_related("movie")
+        .prefetch_related("movie__genres")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def hidden_for_user(*, user_id: int) -> QuerySet[HiddenMovie]:
+    return (
+        HiddenMovie.objects.filter(user_id=user_id)
+        .select_related("movie")
+        .prefetch_related("movie__genres")
+        .order_by("-created_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class RatingBucket:
+    value: float
+    count: int
+    share: float  # of the user's ratings, 0..1
+
+
+@dataclass(frozen=True)
+class GenreTaste:
+    name: str
+    count: int
+    mean: float
+
+
+def rating_distribution(*, user_id: int) -> list[RatingBucket]:
+    """How many of ``user_id``'s ratings sit on each half star, 0.5 to 5.0 (zeros included)."""
+    counts = dict(
+        Rating.objects.filter(user_id=user_id).order_by().values_list("value").annotate(n=Count("pk"))
+    )
+    total = sum(counts.values())
+    return [RatingBucket(v, counts.get(v, 0), counts.get(v, 0) / total if total else 0.0) for v in HALF_STARS]
+
+
+def rating_genre_tastes(*, user_id: int, limit: int = 8) -> list[GenreTaste]:
+    """The genres ``user_id`` rated most, with how many and their mean rating, most rated first."""
+    rows = (
+        Rating.objects.filter(user_id=user_id, movie__genres__isnull=False)
+        .order_by()
+        .values("movie__genres__name")
+        .annotate(n=Count("pk"), mean=Avg("value"))
+        .order_by("-n", "-mean", "movie__genres__name")[:limit]
+    )
+    return [GenreTaste(r["movie__genres__name"], r["n"], float(r["mean"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class MovieMarks:
+    """What one member has done with a set of movies: their ratings, hidden and watchlisted ones."""
+
+    ratings: dict[int, float]
+    hidden: set[int]
+    watchlist: set[int]
+
+
+def user_movie_marks(*, user_id: int | None, movie_ids: Iterable[int]) -> MovieMarks:
+    """``user_id``'s marks on ``movie_ids`` (all empty for a visitor: ``user_id`` None)."""
+    ids = list(movie_ids)
+    if user_id is None or not ids:
+        return MovieMarks(ratings={}, hidden=set(), watchlist=set())
+    return MovieMarks(
+        ratings=user_ratings_by_movie(user_id=user_id, movie_ids=ids),
+        hidden=user_hidden_ids(user_id=user_id, movie_ids=ids),
+        watchlist=user_watchlist_ids(user_id=user_id, movie_ids=ids),
+    )
+
+
+# --- API helpers ------------------------------------------------------------------------------------
+
+
+def rating_histogram_for_movie(*, movie_id: int) -> dict[float, int]:
+    """How many ratings ``movie_id`` has on each half star (only the stars that have any)."""
+    rows = Rating.objects.filter(movie_id=movie_id).order_by().values_list("value").annotate(n=Count("pk"))
+    return {float(value): n for value, n in rows}

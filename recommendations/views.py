@@ -37,6 +37,13 @@ def _optional(what: str, compute: Callable[[], T], default: T) -> T:
         return default
 
 
+def _member_id(request: HttpRequest) -> int:
+    """The logged-in member's id (callers check is_authenticated or login_required first)."""
+    user_id = request.user.pk
+    assert user_id is not None
+    return int(user_id)
+
+
 def _pick_cards(recs: RecommendationSet) -> list[dict[str, object]]:
     movies = [recs.movies[p.movie_id] for p in recs.picks if p.movie_id in recs.movies]
     prefetch_related_objects(movies, "genres")
@@ -45,15 +52,15 @@ def _pick_cards(recs: RecommendationSet) -> list[dict[str, object]]:
 
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        context = {"popular": movie_popular(limit=12), "top_rated": movie_top_rated(limit=12)}
-        return render(request, "recommendations/home_visitor.html", context)
-    user_id = request.user.pk
+        visitor = {"popular": movie_popular(limit=12), "top_rated": movie_top_rated(limit=12)}
+        return render(request, "recommendations/home_visitor.html", visitor)
+    user_id = _member_id(request)
     recs = recommendations_for_user(user_id=user_id, n=12)
     cards = _pick_cards(recs)
     excluded = user_excluded_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
     rate_more = movie_onboarding_candidates(exclude_ids=excluded, limit=6)
     count = rating_count_for_user(user_id=user_id)
-    context = {
+    context: dict[str, object] = {
         "recs": recs,
         "cards": cards,
         "rate_more": rate_more,
@@ -67,18 +74,17 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def picks(request: HttpRequest) -> HttpResponse:
+    user_id = _member_id(request)
     form = MovieFilterForm(request.GET or None, genres=genre_names(), decades=movie_decades())
-    filters = form.filters() if form.is_bound else {}
-    recs = recommendations_for_user(
-        user_id=request.user.pk, n=48, genre=filters.get("genre"), decade=filters.get("decade")
-    )
-    context = {
+    filters = form.filters()
+    recs = recommendations_for_user(user_id=user_id, n=48, genre=filters["genre"], decade=filters["decade"])
+    context: dict[str, object] = {
         "form": form,
         "filters": filters,
         "recs": recs,
         "cards": _pick_cards(recs),
-        "marks": user_movie_marks(user_id=request.user.pk, movie_ids=[p.movie_id for p in recs.picks]),
-        "rating_count": rating_count_for_user(user_id=request.user.pk),
+        "marks": user_movie_marks(user_id=user_id, movie_ids=[p.movie_id for p in recs.picks]),
+        "rating_count": rating_count_for_user(user_id=user_id),
         "goal": ONBOARDING_GOAL,
     }
     return render(request, "recommendations/picks.html", context)
@@ -87,7 +93,8 @@ def picks(request: HttpRequest) -> HttpResponse:
 def movie_detail(request: HttpRequest, movie_id: int) -> HttpResponse:
     movie = get_object_or_404(Movie.objects.prefetch_related("genres"), pk=movie_id)
     user_id = request.user.pk if request.user.is_authenticated else None
-    similar = _optional("similar movies", lambda: movie_similar(movie_id=movie.pk, n=8), [])
+    no_movies: list[Movie] = []
+    similar = _optional("similar movies", lambda: movie_similar(movie_id=movie.pk, n=8), no_movies)
     prefetch_related_objects(similar, "genres")
     predicted = None
     if user_id is not None:

@@ -3,6 +3,7 @@ writing persisted lists. Tasks, admin actions, the API and the CLI all call thes
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,12 @@ class EnqueueError(Exception):
 def training_run_create(
     *, trigger: str, triggered_by_id: int | None = None, force: bool = False
 ) -> TrainingRun:
-    """Record a queued run, taking the retrain lock. Raises RetrainAlreadyRunning if it is held."""
+    """Record a queued run, taking the retrain lock. Raises RetrainAlreadyRunning if it is held.
+
+    A run holding the lock without a sign of life for STALE_RUN_SECONDS (its worker was killed) is
+    marked failed first, so a crash never blocks retraining for good.
+    """
+    training_runs_reap_stale(older_than_seconds=settings.RECOMMENDATIONS["STALE_RUN_SECONDS"])
     try:
         with transaction.atomic():
             return TrainingRun.objects.create(trigger=trigger, triggered_by_id=triggered_by_id, force=force)

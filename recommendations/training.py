@@ -57,7 +57,8 @@ class Reporter:
         self.run = run
         self.callback = progress
         self._last_write = 0.0
-        self._lines: list[str] = []
+        # Keep what an earlier attempt of this run wrote (e.g. the "restarted" note).
+        self._lines: list[str] = run.log.splitlines() if run.log else []
 
     def log(self, message: str) -> None:
         logger.info("run %s: %s", self.run.pk, message)
@@ -143,7 +144,7 @@ def retrain_execute(*, run_id: int, progress: ProgressFn | None = None) -> str:
             reporter.log(f"skipped: no rating changed since model v{active.pk}")
             return f"run #{run.pk} skipped: no rating changed since model v{active.pk} (use --force to train anyway)"
 
-        split = modeling.split(data, holdout=settings.RECOMMENDATIONS.get("TEST_HOLDOUT", 5))
+        split = modeling.split(data, holdout=settings.RECOMMENDATIONS["TEST_HOLDOUT"])
         with reporter.phase("train"):
             trained = modeling.train(split.train, progress=lambda f: reporter.fraction("train", f))
             run.metrics_validation = trained.validation_metrics

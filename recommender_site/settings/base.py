@@ -209,6 +209,13 @@ RECOMMENDATIONS = {
     "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=2.0),
     "CACHE_SECONDS": env.int("RECOMMENDATIONS_CACHE_SECONDS", default=24 * 60 * 60),
     "REFRESH_CHUNK_USERS": env.int("RECOMMENDATIONS_REFRESH_CHUNK_USERS", default=2048),
+    # Each user's most recent ratings held out to test a new model and gate its promotion.
+    "TEST_HOLDOUT": env.int("RECOMMENDATIONS_TEST_HOLDOUT", default=5),
+    # A queued or running retrain without a sign of life for this long is presumed lost (its worker
+    # was killed) and marked failed, which frees the retrain lock.
+    "STALE_RUN_SECONDS": env.int("RECOMMENDATIONS_STALE_RUN_SECONDS", default=15 * 60),
+    # Overrides of ml.config.TrainConfig, as JSON (e.g. '{"max_epochs": 20}').
+    "TRAIN_CONFIG": env.json("RECOMMENDATIONS_TRAIN_CONFIG", default={}),
 }
 
 # --- REST API ---------------------------------------------------------------------------------------

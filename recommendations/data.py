@@ -36,23 +36,25 @@ def _epoch_sql(column: str) -> str:
     return f"UNIX_TIMESTAMP({column})"
 
 
-def ratings_as_arrays(*, user_ids: list[int] | None = None) -> RatingArrays:
-    """Every rating (or those of ``user_ids``) ordered by user, then time."""
+def ratings_as_arrays(
+    *, user_ids: list[int] | None = None, user_range: tuple[int, int] | None = None
+) -> RatingArrays:
+    """Every rating (or those of ``user_ids``, or of users first..last) ordered by user, then time."""
     table = Rating._meta.db_table
     where, params = "", []
     if user_ids is not None:
         if not user_ids:
             return _empty()
         where = f"WHERE user_id IN ({', '.join(['%s'] * len(user_ids))})"
-        params = list(user_ids)
+        params = [int(u) for u in user_ids]
+    elif user_range is not None:
+        where = "WHERE user_id BETWEEN %s AND %s"
+        params = [int(user_range[0]), int(user_range[1])]
     sql = (
         f"SELECT user_id, movie_id, value, {_epoch_sql('updated_at')} AS ts FROM {table} {where} "
         "ORDER BY user_id, updated_at, id"
     )
-    if connection.vendor == "postgresql" and user_ids is None:
-        frame = _copy_out(sql)
-    else:
-        frame = _cursor_out(sql, params)
+    frame = _copy_out(sql) if connection.vendor == "postgresql" and not params else _cursor_out(sql, params)
     return RatingArrays(
         users=frame["user_id"].to_numpy(np.int64),
         movies=frame["movie_id"].to_numpy(np.int64),
@@ -91,3 +93,12 @@ def _empty() -> RatingArrays:
         ratings=np.empty(0, np.float32),
         timestamps=np.empty(0, np.int64),
     )
+
+
+def user_id_ranges(*, users_per_range: int) -> list[tuple[int, int]]:
+    """(first, last) user ids of consecutive groups of ``users_per_range`` users who have ratings."""
+    ids = np.asarray(
+        Rating.objects.order_by("user_id").values_list("user_id", flat=True).distinct(), dtype=np.int64
+    )
+    n_ranges = max(1, -(-len(ids) // users_per_range))  # ceiling division
+    return [(int(part[0]), int(part[-1])) for part in np.array_split(ids, n_ranges) if len(part)]

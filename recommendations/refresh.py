@@ -122,22 +122,26 @@ def lists_compute_and_write(
     version: ModelVersion,
     progress: Callable[[float], None] | None = None,
     data: RatingArrays | None = None,
+    user_range: tuple[int, int] | None = None,
 ) -> int:
-    """Compute and persist the list of every user with ratings, in chunks of users, for ``version``."""
+    """Compute and persist, for ``version``, the list of every user with ratings (or of the users in
+    ``user_range``: one shard of a distributed refresh), in chunks of users."""
     scorer = modeling.load_scorer(version.artifact_path)
-    data = data if data is not None else ratings_as_arrays()
+    data = data if data is not None else ratings_as_arrays(user_range=user_range)
     n = settings.RECOMMENDATIONS["LIST_LENGTH"]
     chunk_users = settings.RECOMMENDATIONS["REFRESH_CHUNK_USERS"]
-    hidden = _hidden_by_user()
+    hidden = _hidden_by_user(np.unique(data.users) if user_range else None)
     boundaries = [(a, b) for _, a, b in _user_slices(data.users)]
     written = 0
     for start in range(0, len(boundaries), chunk_users):
         part = boundaries[start : start + chunk_users]
         lo, hi = part[0][0], part[-1][1]
         chunk = RatingArrays(
-            users=data.users[lo:hi], movies=data.movies[lo:hi], ratings=data.ratings[lo:hi],
+            users=data.users[lo:hi],
+            movies=data.movies[lo:hi],
+            ratings=data.ratings[lo:hi],
             timestamps=data.timestamps[lo:hi],
-        )  # fmt: skip
+        )
         written += recommendation_lists_write(
             version_id=version.pk, rows=_lists_for(scorer, chunk, hidden, n)
         )
@@ -146,21 +150,34 @@ def lists_compute_and_write(
     return written
 
 
-def lists_refresh_all(*, version_id: int | None = None) -> int:
-    """Recompute every list with ``version_id`` (default: the active version). 0 when there is no model."""
+def refresh_version(version_id: int | None) -> ModelVersion | None:
+    """The version to refresh with: ``version_id``, or the active one; None when there is none."""
     versions = ModelVersion.objects.all()
-    version = (
-        versions.filter(pk=version_id).first() if version_id else versions.filter(is_active=True).first()
-    )
-    if version is None:
-        logger.info("refresh_all: no model version to refresh with")
-        return 0
-    written = lists_compute_and_write(version=version)
-    if version.is_active:
-        from .services import recommendation_cache_warm
+    return versions.filter(pk=version_id).first() if version_id else versions.filter(is_active=True).first()
 
-        recommendation_cache_warm(version_id=version.pk)
+
+def lists_refresh_all(*, version_id: int | None = None, user_range: tuple[int, int] | None = None) -> int:
+    """Recompute every list (or one shard's) with ``version_id`` (default: the active version).
+
+    0 when there is no model. The whole-catalogue call warms the cache itself; shards leave that to
+    the group's final step (`lists_refresh_finished`).
+    """
+    version = refresh_version(version_id)
+    if version is None:
+        logger.info("refresh: no model version to refresh with")
+        return 0
+    written = lists_compute_and_write(version=version, user_range=user_range)
+    if user_range is None:
+        lists_refresh_finished(version_id=version.pk)
     return written
+
+
+def lists_refresh_finished(*, version_id: int) -> None:
+    """After every shard of a refresh: warm the cache when the version serves."""
+    from .services import recommendation_cache_warm
+
+    if ModelVersion.objects.filter(pk=version_id, is_active=True).exists():
+        recommendation_cache_warm(version_id=version_id)
 
 
 def list_refresh_user(*, user_id: int) -> bool:

@@ -78,7 +78,7 @@ def training_run_finish(*, run: TrainingRun, status: str, error: str = "") -> No
 
 def training_runs_reap_stale(*, older_than_seconds: float) -> int:
     """Fail queued/running runs whose worker vanished (no heartbeat for ``older_than_seconds``)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
     stale = (
         TrainingRun.objects.filter(holds_lock=True)
         .exclude(heartbeat_at__gte=cutoff)

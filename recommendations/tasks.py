@@ -39,11 +39,43 @@ def retrain_scheduled(*, force: bool = False) -> str:
 
 
 @shared_task(name="recommendations.refresh_all", acks_late=True, reject_on_worker_lost=True)
-def refresh_all(*, version_id: int | None = None) -> int:
-    """Recompute every user's list with ``version_id`` (default: the active version)."""
+def refresh_all(*, version_id: int | None = None) -> str:
+    """Recompute every user's list with ``version_id`` (default: the active version).
+
+    Users are split into shards of REFRESH_SHARD_USERS, computed by a Celery group across every
+    worker on the default queue; a chord's final step warms the cache. Without a result backend
+    (the embedded default's filesystem broker), or with a single shard, it runs here instead.
+    """
+    from celery import chord
+
+    from .data import user_id_ranges
+    from .refresh import lists_refresh_all, refresh_version
+
+    version = refresh_version(version_id)
+    if version is None:
+        return "no model version to refresh with"
+    ranges = user_id_ranges(users_per_range=settings.RECOMMENDATIONS["REFRESH_SHARD_USERS"])
+    if len(ranges) <= 1 or not settings.CELERY_RESULT_BACKEND:
+        return f"{lists_refresh_all(version_id=version.pk)} lists refreshed in one task"
+    shards = [refresh_shard.s(version_id=version.pk, first_user_id=a, last_user_id=b) for a, b in ranges]
+    chord(shards)(refresh_finished.s(version_id=version.pk))
+    return f"{len(shards)} shards dispatched"
+
+
+@shared_task(name="recommendations.refresh_shard", acks_late=True, reject_on_worker_lost=True)
+def refresh_shard(*, version_id: int, first_user_id: int, last_user_id: int) -> int:
+    """One shard of refresh_all: the lists of users first_user_id..last_user_id. Idempotent."""
     from .refresh import lists_refresh_all
 
-    return lists_refresh_all(version_id=version_id)
+    return lists_refresh_all(version_id=version_id, user_range=(first_user_id, last_user_id))
+
+
+@shared_task(name="recommendations.refresh_finished", acks_late=True)
+def refresh_finished(counts: list[int], *, version_id: int) -> int:
+    from .refresh import lists_refresh_finished
+
+    lists_refresh_finished(version_id=version_id)
+    return sum(counts)
 
 
 @shared_task(name="recommendations.refresh_user", acks_late=True, ignore_result=True)

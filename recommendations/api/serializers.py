@@ -41,7 +41,8 @@ class RecommendationItemOutputSerializer(serializers.Serializer):
 
 
 class RecommendationListOutputSerializer(serializers.Serializer):
-    source = serializers.CharField(
+    # A field named "source" (DRF removes declared fields from the class; the stubs do not know).
+    source = serializers.CharField(  # type: ignore[assignment]
         help_text="Where the list came from: 'model', or a fallback name ('popular', 'popular-in-your-genres')."
     )
     model_version_id = serializers.IntegerField(allow_null=True, help_text="The model version, for 'model'.")
@@ -56,7 +57,9 @@ class MovieSimilarQuerySerializer(serializers.Serializer):
 
 class TrainingRunOutputSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
-    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    triggered_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     model_version_id = serializers.SerializerMethodField()
 
     class Meta:

@@ -19,6 +19,7 @@ from catalog.api.serializers import MovieSummaryOutputSerializer
 from catalog.api.views import ID_REGEX
 from catalog.api.views import MovieViewSet as CatalogMovieViewSet
 from catalog.models import Movie
+from ratings.api.views import member_id
 from recommendations import serving
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import movie_similar, predicted_stars, recommendations_for_user
@@ -74,7 +75,7 @@ class MovieViewSet(CatalogMovieViewSet):
     def member_state(self, movie: Movie) -> dict[str, Any] | None:
         state = super().member_state(movie)
         if state is not None:
-            user_id = self.request.user.pk
+            user_id = member_id(self.request)
             state["predicted_stars"] = optional(
                 "predicted stars", lambda: predicted_stars(user_id=user_id, movie_id=movie.pk), None
             )
@@ -90,7 +91,7 @@ class MovieViewSet(CatalogMovieViewSet):
         params = MovieSimilarQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         movie = self.get_object()
-        movies = optional(
+        movies: list[Movie] = optional(
             "similar movies", lambda: movie_similar(movie_id=movie.pk, n=params.validated_data["n"]), []
         )
         prefetch_related_objects(movies, "genres")
@@ -111,7 +112,7 @@ class RecommendationListView(APIView):
     def get(self, request: Request) -> Response:
         params = RecommendationQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        user_id = request.user.pk
+        user_id = member_id(request)
         recs = recommendations_for_user(
             user_id=user_id,
             n=params.validated_data["n"],
@@ -122,7 +123,7 @@ class RecommendationListView(APIView):
         movies = [recs.movies[p.movie_id] for p in picks]
         prefetch_related_objects(movies, "genres")
         # TODO(lead): a batch selector predicted_stars_many(user_id, movie_ids) instead of serving.
-        stars = optional(
+        stars: dict[int, float] = optional(
             "predicted stars",
             lambda: serving.predict_user_stars(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
             {},
@@ -192,7 +193,7 @@ class TrainingRunViewSet(
         try:
             run = training_run_request(
                 trigger=TrainingRun.Trigger.API,
-                triggered_by_id=request.user.pk,
+                triggered_by_id=member_id(request),
                 force=params.validated_data["force"],
             )
         except RetrainAlreadyRunning as exc:

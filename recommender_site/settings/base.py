@@ -209,6 +209,8 @@ RECOMMENDATIONS = {
     "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=2.0),
     "CACHE_SECONDS": env.int("RECOMMENDATIONS_CACHE_SECONDS", default=24 * 60 * 60),
     "REFRESH_CHUNK_USERS": env.int("RECOMMENDATIONS_REFRESH_CHUNK_USERS", default=2048),
+    # Users per shard when refresh_all is spread over the workers as a Celery group.
+    "REFRESH_SHARD_USERS": env.int("RECOMMENDATIONS_REFRESH_SHARD_USERS", default=20_000),
     # Each user's most recent ratings held out to test a new model and gate its promotion.
     "TEST_HOLDOUT": env.int("RECOMMENDATIONS_TEST_HOLDOUT", default=5),
     # A queued or running retrain without a sign of life for this long is presumed lost (its worker

@@ -184,3 +184,34 @@ print("RESULT " + json.dumps(out))
     failed = TrainingRun.objects.latest("pk")
     assert failed.status == TrainingRun.Status.FAILED
     assert failed.error.startswith("Could not enqueue")
+
+
+def test_refresh_all_is_spread_over_two_workers_in_shards(tiny, start_worker, settings):
+    world = build_world()
+    training = start_worker("ml", queues="training", **WORKER_ENV)
+    run = training_run_request(trigger="api")
+    wait_for(finished(run), timeout=240, what="the retrain")
+    assert run.status == TrainingRun.Status.SUCCEEDED, training.output()[-2000:]
+    version = ModelVersion.objects.get(is_active=True)
+    before = dict(RecommendationList.objects.values_list("user_id", "generated_at"))
+
+    shard_env = {**WORKER_ENV, "RECOMMENDATIONS_REFRESH_SHARD_USERS": "10"}
+    first = start_worker("a", queues="default", **shard_env)
+    second = start_worker("b", queues="default", **shard_env)
+    settings.RECOMMENDATIONS = {**settings.RECOMMENDATIONS, "REFRESH_SHARD_USERS": 10}
+    from recommendations.tasks import refresh_all
+
+    assert refresh_all.apply_async(kwargs={"version_id": version.pk}).get(timeout=60) == "6 shards dispatched"
+
+    def all_rewritten():  # type: ignore[no-untyped-def]
+        after = dict(RecommendationList.objects.filter(model_version=version).values_list("user_id", "generated_at"))
+        return len(after) == 60 and all(after[u] > before[u] for u in before)
+
+    wait_for(all_rewritten, timeout=60, what="every list to be rewritten")
+    shard_lines = [
+        x for w in (first, second) for x in w.output().splitlines() if "refresh_shard[" in x and "succeeded" in x
+    ]
+    assert len(shard_lines) == 6
+    assert "refresh_shard[" in first.output()
+    assert "refresh_shard[" in second.output()
+    assert world.users  # the planted world is what was refreshed

@@ -1,0 +1,369 @@
+"""Benchmark CLI: the product's NCF against baselines, under the protocols of `ml.evaluate`.
+
+    python -m ml.bench --data PATH [--json OUT] [--markdown docs/BENCHMARKS.md] [--plot docs/img/ml-bench.png]
+
+PATH is a MovieLens folder or zip (u.data, ratings.dat or ratings.csv) or a RecBole atomic folder or zip
+(*.inter). Figures and where they come from:
+  recall@10, ndcg@10, hr@10, coverage  temporal holdout (each user's last 10 ratings), full ranking
+  rmse, mae                            5-fold CV over ratings (for ncf: its rating head)
+  train_seconds, examples_per_second   one training run on the temporal protocol's training part
+Hyper-parameters (EASE's lambda, the NCF's epochs) are chosen on validation splits carved from the
+training part; the test part is only scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml.baselines import BiasedMF, Ease, Popularity, SeedNcf, SurpriseSvd
+from ml.evaluate import RankingTask, evaluate_ranking, kfold, mae, ranking_task, rmse, temporal_holdout
+from ml.history import RowSets
+from ml.ranking import mask_rows, top_n
+
+COLUMNS = [
+    "model",
+    "recall@10",
+    "ndcg@10",
+    "hr@10",
+    "coverage",
+    "rmse",
+    "mae",
+    "train_seconds",
+    "examples_per_second",
+]
+MARK_START, MARK_END = "<!-- ml-bench:start -->", "<!-- ml-bench:end -->"
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _read_ratings_file(handle: Any, name: str) -> pd.DataFrame:
+    base = os.path.basename(name)
+    if base.endswith(".inter"):
+        frame = pd.read_csv(handle, sep="\t")
+        cols = {c.split(":")[0]: c for c in frame.columns}
+        frame = frame[[cols["user_id"], cols["item_id"], cols["rating"], cols["timestamp"]]]
+    elif base == "u.data":
+        frame = pd.read_csv(handle, sep="\t", header=None)
+    elif base == "ratings.dat":
+        frame = pd.read_csv(handle, sep="::", header=None, engine="python")
+    elif base == "ratings.csv":
+        frame = pd.read_csv(handle)
+    else:
+        raise ValueError(f"not a ratings file: {name}")
+    frame = frame.iloc[:, :4]
+    frame.columns = ["user", "item", "rating", "timestamp"]
+    return frame
+
+
+def _is_ratings_file(name: str) -> bool:
+    base = os.path.basename(name)
+    return base.endswith(".inter") or base in ("u.data", "ratings.dat", "ratings.csv")
+
+
+def load_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Ratings (user, item, rating, timestamp) from a MovieLens or RecBole-atomic folder or zip."""
+    p = Path(path)
+    if p.is_file() and zipfile.is_zipfile(p):
+        with zipfile.ZipFile(p) as archive:
+            names = sorted(n for n in archive.namelist() if _is_ratings_file(n))
+            if not names:
+                raise FileNotFoundError(f"no ratings file in {p}")
+            with archive.open(names[0]) as handle:
+                return _read_ratings_file(handle, names[0])
+    candidates = sorted(f for f in p.rglob("*") if f.is_file() and _is_ratings_file(f.name))
+    if not candidates:
+        raise FileNotFoundError(f"no ratings file (u.data, ratings.dat, ratings.csv, *.inter) under {p}")
+    return _read_ratings_file(candidates[0], str(candidates[0]))
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _top_from_scores(
+    scores_fn: Callable[[np.ndarray], np.ndarray],
+) -> Callable[[np.ndarray, int, RowSets], np.ndarray]:
+    def recommend(users: np.ndarray, k: int, exclude: RowSets) -> np.ndarray:
+        out = np.empty((len(users), k), np.int64)
+        for start in range(0, len(users), 1024):
+            part = slice(start, start + 1024)
+            block = np.array(scores_fn(users[part]), dtype=np.float32, copy=True)
+            mask_rows(block, exclude.indptr, exclude.indices, row_offset=start)
+            out[part] = top_n(block, k)[0]
+        return out
+
+    return recommend
+
+
+def _cv(
+    fit_predict: Callable[[Arrays, Arrays], np.ndarray], data: Arrays, *, folds: int, seed: int
+) -> tuple[float, float]:
+    errors = []
+    for test in kfold(len(data[0]), folds=folds, seed=seed):
+        train = tuple(a[~test] for a in data)
+        held = tuple(a[test] for a in data)
+        pred = fit_predict(train, held)  # type: ignore[arg-type]
+        errors.append((rmse(pred, held[2]), mae(pred, held[2])))
+    return float(np.mean([e[0] for e in errors])), float(np.mean([e[1] for e in errors]))
+
+
+def choose_ease_lambda(
+    train: Arrays, n_users: int, n_items: int, grid: tuple[float, ...], holdout: int
+) -> float:
+    """EASE's lambda by NDCG@10 on a temporal validation split of the training part."""
+    u, i, r, t = train
+    val = temporal_holdout(u, t, holdout=holdout)
+    task = ranking_task(
+        (u[~val], i[~val], r[~val], t[~val]),
+        (u[val], i[val], r[val], t[val]),
+        n_users=n_users,
+        n_items=n_items,
+    )
+    best, best_ndcg = grid[0], -1.0
+    for lam in grid:
+        model = Ease(lam).fit(u[~val], i[~val], r[~val], t[~val], n_users=n_users, n_items=n_items)
+        ndcg = evaluate_ranking(_top_from_scores(model.scores), task)["ndcg"]
+        if ndcg > best_ndcg:
+            best, best_ndcg = lam, ndcg
+    return best
+
+
+def run_benchmark(
+    frame: pd.DataFrame,
+    *,
+    holdout: int = 10,
+    folds: int = 5,
+    seed: int = 0,
+    models: tuple[str, ...] = ("ncf", "popularity", "seed-ncf", "biased-mf", "ease", "surprise-svd"),
+) -> list[dict[str, Any]]:
+    """All models under both protocols; one row per model with the keys in COLUMNS."""
+    from ml.config import TrainConfig
+    from ml.train import rating_arrays, train, train_rating_head
+
+    _, u = np.unique(frame["user"].to_numpy(), return_inverse=True)
+    _, i = np.unique(frame["item"].to_numpy(), return_inverse=True)
+    u, i = u.astype(np.int64), i.astype(np.int64)
+    r = frame["rating"].to_numpy(np.float32)
+    t = frame["timestamp"].to_numpy(np.float64)
+    n_users, n_items = int(u.max()) + 1, int(i.max()) + 1
+    data: Arrays = (u, i, r, t)
+    test = temporal_holdout(u, t, holdout=holdout)
+    train_part: Arrays = (u[~test], i[~test], r[~test], t[~test])
+    task: RankingTask = ranking_task(
+        train_part, (u[test], i[test], r[test], t[test]), n_users=n_users, n_items=n_items
+    )
+    _log(f"{len(r)} ratings, {n_users} users, {n_items} items; {len(task.users)} users evaluated")
+    rows: list[dict[str, Any]] = []
+
+    def row(
+        name: str, ranking: dict[str, float], cv: tuple[float, float] | None, secs: float, eps: float | None
+    ):
+        rows.append(
+            {
+                "model": name,
+                "recall@10": ranking["recall"],
+                "ndcg@10": ranking["ndcg"],
+                "hr@10": ranking["hr"],
+                "coverage": ranking["coverage"],
+                "rmse": cv[0] if cv else None,
+                "mae": cv[1] if cv else None,
+                "train_seconds": secs,
+                "examples_per_second": eps,
+            }
+        )
+        _log(format_table(rows[-1:]))
+
+    if "ncf" in models:
+        config = TrainConfig(seed=seed)
+        result = train(*train_part, config=config)
+        scorer = result.scorer
+
+        def ncf_recommend(users: np.ndarray, k: int, exclude: RowSets) -> np.ndarray:
+            excl = [exclude.row(j) for j in range(len(users))]
+            return scorer.recommend(users, k, exclude=excl).items
+
+        ranking = evaluate_ranking(ncf_recommend, task)
+
+        def ncf_fit_predict(tr: Arrays, held: Arrays) -> np.ndarray:
+            model, _ = train_rating_head(tr[0], tr[1], tr[2], n_users=n_users, n_items=n_items, config=config)
+            a = rating_arrays(model, tr[2], config)
+            pred = (
+                a["rating_global_mean"]
+                + a["rating_user_bias"][held[0]]
+                + a["rating_item_bias"][held[1]]
+                + np.einsum("ij,ij->i", a["rating_user_factors"][held[0]], a["rating_item_factors"][held[1]])
+            )
+            return np.clip(pred, *a["rating_range"])
+
+        cv = _cv(ncf_fit_predict, data, folds=folds, seed=seed)
+        row("ncf", ranking, cv, result.metrics["train_seconds"], result.metrics["examples_per_second"])
+
+    baselines: list[Any] = []
+    if "popularity" in models:
+        baselines.append(lambda: Popularity())
+    if "seed-ncf" in models:
+        baselines.append(lambda: SeedNcf(seed=seed))
+    if "biased-mf" in models:
+        baselines.append(lambda: BiasedMF(seed=seed))
+    if "ease" in models:
+        lam = choose_ease_lambda(train_part, n_users, n_items, (100.0, 200.0, 500.0, 1000.0), holdout)
+        _log(f"ease lambda chosen on validation: {lam}")
+        baselines.append(lambda: Ease(lam))
+    if "surprise-svd" in models:
+        baselines.append(lambda: SurpriseSvd(seed=seed))
+    for make in baselines:
+        model = make()
+        start = time.perf_counter()
+        model.fit(*train_part, n_users=n_users, n_items=n_items)
+        secs = time.perf_counter() - start
+        ranking = evaluate_ranking(_top_from_scores(model.scores), task)
+        cv = None
+        if model.rates:
+
+            def fit_predict(tr: Arrays, held: Arrays, make: Callable[[], Any] = make) -> np.ndarray:
+                m = make().fit(*tr, n_users=n_users, n_items=n_items)
+                return m.predict(held[0], held[1])
+
+            cv = _cv(fit_predict, data, folds=folds, seed=seed)
+        eps = model.examples / secs if model.examples else None
+        row(model.name, ranking, cv, secs, eps)
+    return rows
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if digits == 0 else f"{value:.{digits}f}"
+    return str(value)
+
+
+def format_table(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
+    digits = {"train_seconds": 1, "examples_per_second": 0}
+    cells = [[_fmt(r[c], digits.get(c, 4)) for c in COLUMNS] for r in rows]
+    if markdown:
+        lines = [
+            "| " + " | ".join(COLUMNS) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|",
+        ]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(c[j]) for c in cells)) for j, h in enumerate(COLUMNS)]
+    lines = [
+        "  ".join(
+            h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(COLUMNS, widths, strict=True))
+        )
+    ]
+    lines += [
+        "  ".join(
+            v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(c, widths, strict=True))
+        )
+        for c in cells
+    ]
+    return "\n".join(lines)
+
+
+def write_plot(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ["recall@10", "ndcg@10", "hr@10"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(12, 3.6))
+    names = [r["model"] for r in rows]
+    for ax, metric in zip(axes, metrics, strict=True):
+        values = [r[metric] for r in rows]
+        colors = ["tab:red" if n == "ncf" else "tab:gray" for n in names]
+        ax.barh(names, values, color=colors)
+        ax.invert_yaxis()
+        ax.set_title(metric)
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+        ax.set_xlim(0, max(values) * 1.25)
+    fig.suptitle("ml-100k, temporal holdout (last 10 ratings per user), full ranking")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def update_markdown(
+    rows: list[dict[str, Any]], path: str | os.PathLike[str], *, data_name: str, plot: str | None
+) -> None:
+    """Replace the section between the ml-bench markers (created if missing)."""
+    p = Path(path)
+    text = p.read_text() if p.exists() else "# Benchmarks\n"
+    cores = os.cpu_count()
+    body = [
+        MARK_START,
+        "## ML: the NCF against baselines",
+        "",
+        f"`python -m ml.bench --data {data_name}` on {platform.machine()}, {cores} CPU cores, no GPU "
+        f"({time.strftime('%Y-%m-%d')}). Protocols: see docs/ML.md. Ranking figures: temporal holdout of "
+        "each user's last 10 ratings, full ranking over all unrated movies, relevant = rated >= 4. "
+        "RMSE/MAE: 5-fold CV (ncf = its rating head). Train seconds and examples/s: one training run on "
+        "the temporal training part (ncf: both heads, validation, early stopping and refit included).",
+        "",
+        format_table(rows, markdown=True),
+        "",
+    ]
+    if plot:
+        rel = os.path.relpath(plot, p.parent)
+        body += [f"![ranking metrics]({rel})", ""]
+    body.append(MARK_END)
+    section = "\n".join(body)
+    if MARK_START in text and MARK_END in text:
+        head, rest = text.split(MARK_START, 1)
+        _, tail = rest.split(MARK_END, 1)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=p.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(text)
+    os.replace(handle.name, p)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="MovieLens or RecBole-atomic folder or zip")
+    parser.add_argument("--json", help="write the table as a JSON list of objects here")
+    parser.add_argument("--markdown", help="update the ml-bench section of this Markdown file")
+    parser.add_argument("--plot", help="write a PNG of the ranking metrics here")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--holdout", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", default="ncf,popularity,seed-ncf,biased-mf,ease,surprise-svd")
+    args = parser.parse_args(argv)
+    frame = load_ratings(args.data)
+    started = time.perf_counter()
+    rows = run_benchmark(
+        frame, holdout=args.holdout, folds=args.folds, seed=args.seed, models=tuple(args.models.split(","))
+    )
+    print(format_table(rows))
+    _log(f"benchmark took {time.perf_counter() - started:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    if args.plot:
+        write_plot(rows, args.plot)
+    if args.markdown:
+        update_markdown(rows, args.markdown, data_name=Path(args.data).name, plot=args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""One tiny model trained once per session on planted clusters; the tests share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from ml.config import TrainConfig
+from ml.synthetic import SyntheticRatings, generate
+
+TINY = TrainConfig(
+    seed=7,
+    embedding_dim=16,
+    samples_per_user=2,
+    batch_size=128,
+    max_epochs=12,
+    patience=3,
+    validation_holdout=3,
+    refit_epochs=2,
+    rating_dim=8,
+    rating_batch_size=1024,
+    rating_max_epochs=40,
+    rating_learning_rate=0.03,
+    rating_l2=0.05,
+)
+
+
+@dataclass(frozen=True)
+class Trained:
+    data: SyntheticRatings
+    test: np.ndarray  # mask of each user's last 3 ratings, never trained on
+    result: object  # ml.train.TrainResult
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> SyntheticRatings:
+    return generate(n_users=240, n_items=120, n_clusters=4, ratings_per_user=30, seed=3)
+
+
+@pytest.fixture(scope="session")
+def trained(synthetic: SyntheticRatings) -> Trained:
+    from ml.evaluate import temporal_holdout
+    from ml.train import train
+
+    d = synthetic
+    test = temporal_holdout(d.users, d.timestamps, holdout=3)
+    result = train(d.users[~test], d.items[~test], d.ratings[~test], d.timestamps[~test], config=TINY)
+    return Trained(data=d, test=test, result=result)

@@ -1,0 +1,27 @@
+import numpy as np
+
+from ml.ranking import exclusion_pairs, mask_rows, top_n
+
+
+def test_top_n_is_sorted_and_skips_excluded_items():
+    scores = np.array([[0.1, 0.9, 0.5, 0.7], [0.3, 0.2, 0.8, 0.0]], np.float32)
+    indptr, indices = exclusion_pairs([[1], [2, 0]], 2)
+    mask_rows(scores, indptr, indices)
+    idx, vals = top_n(scores, 2)
+    assert idx.tolist() == [[3, 2], [1, 3]]
+    assert vals[0].tolist() == [np.float32(0.7), np.float32(0.5)]
+
+
+def test_top_n_pads_with_minus_infinity_when_candidates_run_out():
+    scores = np.zeros((1, 3), np.float32)
+    mask_rows(scores, np.array([0, 2]), np.array([0, 2]))
+    idx, vals = top_n(scores, 3)
+    assert idx[0, 0] == 1
+    assert np.isneginf(vals[0, 1:]).all()
+
+
+def test_top_n_returns_copies_not_views():
+    scores = np.random.default_rng(0).random((4, 50)).astype(np.float32)
+    idx, vals = top_n(scores, 5)
+    assert idx.base is None
+    assert vals.base is None

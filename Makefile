@@ -71,9 +71,9 @@ typecheck: $(STAMP)  ## mypy with django-stubs
 
 check: lint typecheck test  ## Lint, type-check and test
 
-bench-model: $(STAMP)  ## Benchmark the model against the baselines on ml-100k
-	$(MANAGE) dataset_path ml-100k > var/.ml100k-path
-	$(PY) -m ml.bench --data "$$(cat var/.ml100k-path)" --json var/ml-bench.json
+bench-model: $(STAMP)  ## Benchmark the model against the baselines on ml-100k (docs/BENCHMARKS.md)
+	$(PY) -m ml.bench --data "$$($(MANAGE) dataset_path ml-100k)" --json var/ml-bench.json \
+		--markdown docs/BENCHMARKS.md --plot docs/img/ml-bench.png
 
 clean:  ## Remove the virtualenv and local state (database, models, caches)
 	rm -rf $(VENV) var/db.sqlite3* var/models var/static

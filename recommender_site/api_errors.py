@@ -50,9 +50,8 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[Any]]:
 
 def _validation_error_body(exc: exceptions.ValidationError) -> dict[str, Any]:
     flat = {key: value for key, value in _flatten(exc.detail).items() if value}
-    general = flat.pop("", []) + flat.pop(
-        settings.REST_FRAMEWORK.get("NON_FIELD_ERRORS_KEY", "non_field_errors"), []
-    )
+    non_field_key = str(settings.REST_FRAMEWORK.get("NON_FIELD_ERRORS_KEY", "non_field_errors"))
+    general = flat.pop("", []) + flat.pop(non_field_key, [])
     fields = {key: [str(message) for message in messages] for key, messages in flat.items()}
     if general:
         code = str(getattr(general[0], "code", None) or "invalid")

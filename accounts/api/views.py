@@ -1,0 +1,117 @@
+"""Sign-up and token log-in / log-out for API clients."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.conf import settings
+from django.contrib.auth import authenticate, user_logged_in
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from accounts.models import User
+
+from .serializers import AuthTokenOutputSerializer, RegisterInputSerializer, TokenInputSerializer
+from .throttles import TokenCreateThrottle
+
+
+class LockedOut(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+    default_detail = "Too many failed log-in attempts for this account or address; try again later."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status_code = getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429)
+        self.wait = int(float(getattr(settings, "AXES_COOLOFF_TIME", 0) or 0) * 3600) or None
+
+
+def _token_response(user: User, *, status_code: int) -> Response:
+    token, _ = Token.objects.get_or_create(user=user)
+    return Response(AuthTokenOutputSerializer({"token": token.key, "user": user}).data, status=status_code)
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [*super().get_throttles(), TokenCreateThrottle()]
+
+    @extend_schema(
+        operation_id="auth_register",
+        tags=["auth"],
+        summary="Sign up and get a token",
+        request=RegisterInputSerializer,
+        responses={201: AuthTokenOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=data["username"], email=data["email"], password=data["password"]
+                )
+        except IntegrityError:  # the same name signed up a moment ago
+            raise exceptions.ValidationError(
+                {"username": [exceptions.ErrorDetail("That username is taken.", code="username_taken")]}
+            ) from None
+        return _token_response(user, status_code=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    # POST: log in (username + password -> token). DELETE: revoke the caller's token.
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = super().get_throttles()
+        return [*throttles, TokenCreateThrottle()] if self.request.method == "POST" else throttles
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        tags=["auth"],
+        summary="Log in: exchange username and password for a token",
+        request=TokenInputSerializer,
+        responses={200: AuthTokenOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # The request goes along so django-axes counts failures per account and per address.
+        user = authenticate(
+            request=request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if getattr(request, "axes_locked_out", False):
+            raise LockedOut()
+        if not isinstance(user, User) or user.is_dataset_user:
+            raise exceptions.ValidationError(
+                exceptions.ErrorDetail(
+                    "Unable to log in with the username and password given.", code="invalid_credentials"
+                )
+            )
+        # A token log-in is a log-in: updates last_login and lets axes reset this account's failures.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        return _token_response(user, status_code=status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="auth_token_delete",
+        tags=["auth"],
+        summary="Log out: revoke your token",
+        request=None,
+        responses={204: OpenApiResponse(description="Token revoked (every client using it is logged out).")},
+    )
+    def delete(self, request: Request) -> Response:
+        Token.objects.filter(user_id=cast(int, request.user.pk)).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from .models import ModelVersion, RecommendationList, TrainingRun
 from .services import (
     EnqueueError,
     RetrainAlreadyRunning,
-    model_version_activate,
+    model_version_activate_and_refresh,
     model_version_previous,
     training_run_request,
 )
@@ -104,14 +104,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return f"{value:.4f}" if isinstance(value, int | float) else "–"
 
     def _activate(self, request: HttpRequest, version: ModelVersion, verb: str) -> None:
-        from .tasks import refresh_all
-
-        model_version_activate(version_id=version.pk)
-        try:
-            refresh_all.apply_async(kwargs={"version_id": version.pk}, retry=False)
+        done = model_version_activate_and_refresh(version_id=version.pk)
+        if not done.changed:
+            note = "it already was the active version"
+        elif done.refresh_queued:
             note = "its lists are being refreshed"
-        except Exception as exc:
-            note = f"but the list refresh could not be queued ({exc}); existing lists keep being served"
+        else:
+            note = "but the list refresh could not be queued; the persisted lists keep being served"
         self.message_user(request, f"{verb} model v{version.pk}; {note}.", messages.SUCCESS)
 
     @admin.action(

@@ -20,7 +20,7 @@ from catalog.models import Movie
 from ratings.models import Rating
 from ratings.selectors import user_excluded_movie_ids
 
-from .models import ModelVersion, RecommendationList
+from .models import ModelVersion, RecommendationList, TrainingRun
 
 LIKED_THRESHOLD = 4.0
 
@@ -177,3 +177,19 @@ def predicted_stars(*, user_id: int, movie_id: int) -> float | None:
     from .serving import predict_user_stars
 
     return predict_user_stars(user_id=user_id, movie_ids=[movie_id]).get(movie_id)
+
+
+def predicted_stars_many(*, user_id: int, movie_ids: list[int]) -> dict[int, float]:
+    """Predicted stars of several movies for ``user_id`` at once (one fold-in); {} without a model."""
+    from .serving import predict_user_stars
+
+    return predict_user_stars(user_id=user_id, movie_ids=movie_ids)
+
+
+def training_run_list() -> QuerySet[TrainingRun]:
+    """Training runs, newest first, with what their pages show joined in."""
+    return TrainingRun.objects.select_related("triggered_by", "model_version").order_by("-created_at", "-pk")
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.order_by("-created_at", "-pk")

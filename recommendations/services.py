@@ -222,3 +222,30 @@ def recommendation_lists_prune(*, keep_versions: int = 2) -> int:
     )
     deleted, _ = RecommendationList.objects.exclude(model_version_id__in=keep).delete()
     return deleted
+
+
+@dataclass(frozen=True)
+class Activation:
+    version: ModelVersion
+    changed: bool
+    refresh_queued: bool
+
+
+def model_version_activate_and_refresh(*, version_id: int) -> Activation:
+    """Promote or roll back to ``version_id`` and queue the refresh of every list with it.
+
+    The activation stands even when the queue is unreachable: users keep the lists already persisted
+    until the next scheduled refresh (the admin action and the API both report which happened).
+    """
+    from .tasks import refresh_all
+
+    changed = not ModelVersion.objects.filter(pk=version_id, is_active=True).exists()
+    version = model_version_activate(version_id=version_id)
+    refresh_queued = False
+    if changed:
+        try:
+            refresh_all.apply_async(kwargs={"version_id": version.pk}, retry=False)
+            refresh_queued = True
+        except Exception:
+            logger.warning("Could not queue refresh_all after activating v%s", version.pk, exc_info=True)
+    return Activation(version=version, changed=changed, refresh_queued=refresh_queued)

@@ -20,16 +20,21 @@ from catalog.api.views import ID_REGEX
 from catalog.api.views import MovieViewSet as CatalogMovieViewSet
 from catalog.models import Movie
 from ratings.api.views import member_id
-from recommendations import serving
 from recommendations.models import ModelVersion, TrainingRun
-from recommendations.selectors import movie_similar, predicted_stars, recommendations_for_user
+from recommendations.selectors import (
+    model_version_list,
+    movie_similar,
+    predicted_stars,
+    predicted_stars_many,
+    recommendations_for_user,
+    training_run_list,
+)
 from recommendations.services import (
     EnqueueError,
     RetrainAlreadyRunning,
-    model_version_activate,
+    model_version_activate_and_refresh,
     training_run_request,
 )
-from recommendations.tasks import refresh_all
 
 from .permissions import IsStaff
 from .serializers import (
@@ -122,10 +127,9 @@ class RecommendationListView(APIView):
         picks = [p for p in recs.picks if p.movie_id in recs.movies]
         movies = [recs.movies[p.movie_id] for p in picks]
         prefetch_related_objects(movies, "genres")
-        # TODO(lead): a batch selector predicted_stars_many(user_id, movie_ids) instead of serving.
         stars: dict[int, float] = optional(
             "predicted stars",
-            lambda: serving.predict_user_stars(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
+            lambda: predicted_stars_many(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
             {},
         )
         body = {
@@ -179,10 +183,7 @@ class TrainingRunViewSet(
     lookup_value_regex = ID_REGEX
 
     def get_queryset(self) -> QuerySet[TrainingRun]:
-        # TODO(lead): a training_run_list() selector in recommendations/selectors.py.
-        return TrainingRun.objects.select_related("triggered_by", "model_version").order_by(
-            "-created_at", "-pk"
-        )
+        return training_run_list()
 
     def get_serializer_class(self) -> type[TrainingRunOutputSerializer]:
         return TrainingRunDetailOutputSerializer if self.action == "retrieve" else TrainingRunOutputSerializer
@@ -215,8 +216,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = ID_REGEX
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
-        # TODO(lead): a model_version_list() selector in recommendations/selectors.py.
-        return ModelVersion.objects.order_by("-created_at", "-pk")
+        return model_version_list()
 
     @extend_schema(
         summary="Make this version the one in service (promote, or roll back)",
@@ -225,15 +225,6 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: str | None = None) -> Response:
-        version = self.get_object()
-        changed = not version.is_active
-        version = model_version_activate(version_id=version.pk)
-        refresh_queued = False
-        if changed:
-            try:
-                refresh_all.apply_async(kwargs={"version_id": version.pk}, retry=False)
-                refresh_queued = True
-            except Exception:  # the activation stands; lists refresh on the next schedule
-                logger.warning("Could not queue refresh_all after activating v%s", version.pk, exc_info=True)
-        body = {"model": version, "changed": changed, "refresh_queued": refresh_queued}
+        done = model_version_activate_and_refresh(version_id=self.get_object().pk)
+        body = {"model": done.version, "changed": done.changed, "refresh_queued": done.refresh_queued}
         return Response(ModelActivateOutputSerializer(body).data)

@@ -46,6 +46,14 @@
 
   function firstMessage(data) {
     if (!data || typeof data !== "object") return "";
+    // The API's one error shape: {"error": {"code", "message", "fields": {name: [messages]}}}.
+    if (data.error && typeof data.error === "object") {
+      const fields = data.error.fields || {};
+      for (const messages of Object.values(fields)) {
+        if (Array.isArray(messages) && messages.length) return String(messages[0]);
+      }
+      if (typeof data.error.message === "string") return data.error.message;
+    }
     if (typeof data.detail === "string") return data.detail;
     for (const value of Object.values(data)) {
       if (Array.isArray(value) && value.length) return String(value[0]);

@@ -46,7 +46,7 @@ stack: $(STAMP)  ## Run the production processes (gunicorn, workers, beat) here 
 	./scripts/stack.sh
 
 compose-config: system-deps  ## Validate docker-compose.yml
-	ENV_FILE=.env.example docker-compose --env-file .env.example config -q
+	docker-compose config -q
 
 services:  ## Start PostgreSQL and Redis when they are not running
 	./scripts/ensure-services.sh

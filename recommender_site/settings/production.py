@@ -1,17 +1,29 @@
 """Production: every secret and address from the environment; refuses to start without them."""
 
+import hashlib
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: missing -> ImproperlyConfigured
+_secret = env("DJANGO_SECRET_KEY")  # no default: missing -> ImproperlyConfigured
 if DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
-if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("local-", "test-", "django-insecure")):
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a long random value in production.")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+if len(_secret) < 32 or len(set(_secret)) < 8 or _secret.startswith(("local-", "test-", "django-insecure")):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be a long random value in production (32+ characters, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`)."
+    )
+# Django asks for 50+ characters. A random secret of 32-49 characters (e.g. 32 bytes in base64) is
+# just as strong, so it is stretched to a fixed 64-character key rather than refused; its entropy is
+# kept, not added to.
+SECRET_KEY = _secret if len(_secret) >= 50 else hashlib.sha256(b"recommender:" + _secret.encode()).hexdigest()
+# DJANGO_ALLOWED_HOSTS (ALLOWED_HOSTS is accepted too, as many platforms set that name); required.
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=env.list("ALLOWED_HOSTS", default=[]))
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS to the host names this site answers to.")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-GOOD_KEY = "k" * 64
+GOOD_KEY = "pK7vQ2xL9mT4wR8nB3cY6hJ1fD5gS0aZ-eU_iO" * 2  # 76 characters, many distinct
 
 
 def load_settings(module: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -54,3 +54,34 @@ def test_production_starts_with_a_real_secret():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "False"]
+
+
+def test_a_strong_secret_shorter_than_django_asks_for_is_stretched_not_refused():
+    code = "import django; django.setup(); from django.conf import settings as s; print(len(s.SECRET_KEY))"
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+    }
+    clean.update(
+        DJANGO_SETTINGS_MODULE="recommender_site.settings.production",
+        DJANGO_SECRET_KEY="Zq3vX9-pL0sT7wYb2Nc8Rk4mHd6Ja1Ue5",  # 33 random-looking characters
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
+    assert result.stdout.strip() == "64", result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+    }
+    clean.update(
+        DJANGO_SETTINGS_MODULE="recommender_site.settings.production",
+        DJANGO_SECRET_KEY=GOOD_KEY,
+        DJANGO_ALLOWED_HOSTS="example.com",
+        DATABASE_URL="sqlite:///:memory:",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=clean, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -32,7 +32,8 @@ def _epoch_sql(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
     if connection.vendor == "sqlite":
-        return f"CAST(strftime('%s', {column}) AS INTEGER)"
+        # '%%s' survives Django's placeholder conversion as strftime's own %s (seconds since the epoch).
+        return f"CAST(strftime('%%s', {column}) AS INTEGER)"
     return f"UNIX_TIMESTAMP({column})"
 
 

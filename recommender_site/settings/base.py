@@ -169,6 +169,10 @@ if REDIS_URL:
 else:
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
     CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+    if CELERY_BROKER_URL.startswith("filesystem://"):
+        # The transport expects its folders to exist; web, worker and beat all start from here.
+        for folder in ("queue", "processed"):
+            (CELERY_DIR / folder).mkdir(parents=True, exist_ok=True)
 # The longest task (retrain) must finish well inside the broker's visibility timeout, or Redis hands
 # it to a second worker while the first still runs.
 CELERY_RETRAIN_TIME_LIMIT = env.int("CELERY_RETRAIN_TIME_LIMIT", default=45 * 60)

@@ -68,7 +68,7 @@ class Movie(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs):
         self.search_title = normalize_for_search(self.title)
         if kwargs.get("update_fields") is not None and "title" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "search_title"}

@@ -27,12 +27,14 @@ def global_mean_rating() -> float:
         totals = Movie.objects.filter(rating_count__gt=0).aggregate(
             votes=Sum("rating_count"), weighted=Sum(F("rating_mean") * F("rating_count"))
         )
-        return float(totals["weighted"] / totals["votes"]) if totals["votes"] else 3.5
+        votes, weighted = totals["votes"], totals["weighted"]
+        return float(weighted) / float(votes) if votes and weighted is not None else 3.5
 
     try:
-        return float(cache.get_or_set("catalog:global-mean", compute, 300))
-    except Exception:
+        cached = cache.get_or_set("catalog:global-mean", compute, 300)
+    except Exception:  # a dead cache costs one aggregate query, not the page
         return compute()
+    return float(cached) if cached is not None else compute()
 
 
 def with_bayes_rating(movies: QuerySet[Movie]) -> QuerySet[Movie]:

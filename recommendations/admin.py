@@ -42,7 +42,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         seconds = run.duration_seconds
         return f"{seconds:.1f} s" if seconds is not None else "–"
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self):
         view = self.admin_site.admin_view(self.retrain_now_view)
         return [path("retrain/", view, name="recommendations_trainingrun_retrain"), *super().get_urls()]
 
@@ -116,14 +116,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(
         description="Activate the selected version (promote or roll back)", permissions=["activate"]
     )
-    def activate_selected(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+    def activate_selected(self, request: HttpRequest, queryset) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
         self._activate(request, queryset.get(), "Activated")
 
     @admin.action(description="Roll back to the previously active version", permissions=["activate"])
-    def roll_back(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+    def roll_back(self, request: HttpRequest, queryset) -> None:
         active = ModelVersion.objects.filter(is_active=True).first()
         previous = model_version_previous(version=active) if active else None
         if previous is None:

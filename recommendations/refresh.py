@@ -111,7 +111,7 @@ def _lists_for(
                 user_id=int(user_id),
                 movie_ids=items[keep].tolist(),
                 scores=top.scores[k][keep].tolist(),
-                reasons=_reasons(scorer, mine, items[keep]),
+                reasons={str(k): v for k, v in _reasons(scorer, mine, items[keep]).items()},
             )
         )
     return rows

@@ -38,6 +38,9 @@ def _refresh_all() -> None:
     rating_table = Rating._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # With the default 4 MB, PostgreSQL walks 25M ratings in index order (75-206 s measured);
+            # 64 MB lets it hash-aggregate in one sequential scan (11 s). Local to this transaction.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute(
                 f"""
                 UPDATE {movie_table} AS m

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import gzip
 import html
 import io
@@ -190,7 +191,11 @@ class _Source:
             with (
                 self._zip.open(member) if self._zip is not None else open(self._files[member], "rb") as stream
             ):
-                yield wrap(stream, label, self.size(member)) if wrap else stream
+                wrapped = wrap(stream, label, self.size(member)) if wrap else stream
+                try:
+                    yield wrapped
+                finally:
+                    wrapped.close()  # a wrapper (a progress bar) must end even when reading fails
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise DatasetError(label, None, f"the zip is truncated or corrupt ({exc})") from None
 
@@ -365,6 +370,14 @@ def _read_ratings_table(
     return _typed_columns(frame[~blank], fields=fields, label=label, first_line=first_line)
 
 
+def _not_an_id(value: object, *, label: str) -> str:
+    return f"{label} {_fmt(value)} is not an integer from 0 to {MAX_ID}"
+
+
+def _not_a_time(value: object, *, label: str) -> str:
+    return f"{label} {_fmt(value)} is not a unix time in seconds"
+
+
 def _typed_columns(
     frame: pd.DataFrame, *, fields: tuple[_Field, ...], label: str, first_line: int
 ) -> pd.DataFrame:
@@ -390,6 +403,7 @@ def _typed_columns(
                     (int(rows[pos]), f"{f.label} {str(column.iloc[pos]).strip()!r} is not {what}")
                 )
                 continue
+        checks: list[_Check]
         if f.kind == "rating":
             checks = _rating_checks(values, label=f.label, low=MIN_RATING, high=MAX_RATING, halves=True)
         else:
@@ -398,20 +412,18 @@ def _typed_columns(
                     bad = (
                         ~np.isfinite(values) | (values != np.floor(values)) | (values < 0) | (values > MAX_ID)
                     )
-                    checks = [
-                        (bad, lambda v, f=f: f"{f.label} {_fmt(v)} is not an integer from 0 to {MAX_ID}")
-                    ]
+                    checks = [(bad, functools.partial(_not_an_id, label=f.label))]
                 else:
                     bad = ~np.isfinite(values) | (values < 0)
-                    checks = [(bad, lambda v, f=f: f"{f.label} {_fmt(v)} is not a unix time in seconds")]
-        for mask, message in checks:
+                    checks = [(bad, functools.partial(_not_a_time, label=f.label))]
+        for mask, describe in checks:
             if mask.any():
                 pos = int(mask.argmax())
-                candidates.append((int(rows[pos]), message(values[pos])))
+                candidates.append((int(rows[pos]), describe(values[pos])))
         columns[f.name] = values
     if candidates:
-        row, message = min(candidates, key=lambda c: c[0])
-        raise DatasetError(label, first_line + row, message)
+        row, reason = min(candidates, key=lambda c: c[0])
+        raise DatasetError(label, first_line + row, reason)
     return pd.DataFrame(
         {
             f.name: columns[f.name] if f.kind == "rating" else np.floor(columns[f.name]).astype("int64")
@@ -472,8 +484,12 @@ def _int_field(text: str, *, label: str, line: int, what: str) -> int:
     return int(text)
 
 
+# (movie id, title, year, genres, IMDb id, TMDB id)
+_MovieTuple = tuple[int, str, int | None, tuple[str, ...], str | None, int | None]
+
+
 def _movies_frame(
-    rows: list[tuple[int, str, int | None, tuple[str, ...], str | None, int | None]],
+    rows: list[_MovieTuple],
     *,
     label: str,
     lines: list[int],
@@ -502,7 +518,8 @@ def _genres(names: list[str]) -> tuple[str, ...]:
 def _read_ml100k_movies(source: _Source, member: str) -> pd.DataFrame:
     label = source.label(member)
     text = _decode(source.read_bytes(member), label=label, fallback_latin1=True)
-    rows, lines = [], []
+    rows: list[_MovieTuple] = []
+    lines: list[int] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -529,7 +546,8 @@ def _read_ml100k_movies(source: _Source, member: str) -> pd.DataFrame:
 def _read_ml1m_movies(source: _Source, member: str) -> pd.DataFrame:
     label = source.label(member)
     text = _decode(source.read_bytes(member), label=label, fallback_latin1=True)
-    rows, lines = [], []
+    rows: list[_MovieTuple] = []
+    lines: list[int] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -569,7 +587,8 @@ def _csv_rows(source: _Source, member: str, *, header: list[str]) -> Iterator[tu
 
 def _read_latest_movies(source: _Source, member: str, links: str | None) -> pd.DataFrame:
     label = source.label(member)
-    rows, lines = [], []
+    rows: list[_MovieTuple] = []
+    lines: list[int] = []
     for number, (raw_id, raw_title, raw_genres) in _csv_rows(
         source, member, header=["movieId", "title", "genres"]
     ):
@@ -620,7 +639,8 @@ def _read_recbole_movies(source: _Source, member: str) -> pd.DataFrame:
     if "item_id" not in columns or "movie_title" not in columns:
         raise DatasetError(label, 1, "the header has no item_id and movie_title fields")
     genre_column = columns.get("class", columns.get("genre"))
-    rows, lines = [], []
+    rows: list[_MovieTuple] = []
+    lines: list[int] = []
     for number, line in enumerate(text.splitlines()[1:], start=2):
         if not line.strip():
             continue
@@ -763,11 +783,14 @@ def _open_maybe_gzip(path: Path, wrap: StreamWrapper | None) -> Iterator[IO[byte
         stream: IO[bytes] = raw
         if wrap is not None:
             stream = wrap(raw, path.name, path.stat().st_size)
-        if magic == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=stream) as unzipped:
-                yield unzipped  # type: ignore[misc]
-        else:
-            yield stream
+        try:
+            if magic == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=stream) as unzipped:
+                    yield unzipped  # type: ignore[misc]
+            else:
+                yield stream
+        finally:
+            stream.close()  # a wrapper (a progress bar) must end even when reading fails
 
 
 def _lines(path: Path, wrap: StreamWrapper | None) -> Iterator[tuple[int, bytes]]:
@@ -910,8 +933,8 @@ def _amazon_ratings(
         pos = int(bad_time.argmax())
         candidates.append((pos, f"unixReviewTime {times[pos]!r} is not a unix time in seconds"))
     if candidates:
-        pos, message = min(candidates, key=lambda c: c[0])
-        raise DatasetError(label, int(line_of[pos]), message)
+        pos, reason = min(candidates, key=lambda c: c[0])
+        raise DatasetError(label, int(line_of[pos]), reason)
     ratings = pd.DataFrame(
         {
             "user_id": user_column,

@@ -175,6 +175,7 @@ def write_amazon(
     root: Path, *, reviews: list[dict] = REVIEWS, lines: list[str] | None = None, gz: bool = False
 ) -> tuple[Path, Path, Path]:
     """Reviews (JSON lines), 2018 metadata (JSON lines) and 2014 metadata (Python dict literals)."""
+    root.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines if lines is not None else [json.dumps(r) for r in reviews]) + "\n"
     reviews_path = root / ("reviews.json.gz" if gz else "reviews.json")
     reviews_path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Avg, Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -36,7 +36,7 @@ def _refresh_all() -> None:
     """
     movie_table = Movie._meta.db_table
     rating_table = Rating._meta.db_table
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # With the default 4 MB, PostgreSQL walks 25M ratings in index order (75-206 s measured);
             # 64 MB lets it hash-aggregate in one sequential scan (11 s). Local to this transaction.

@@ -171,7 +171,7 @@ else:
     CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
     if CELERY_BROKER_URL.startswith("filesystem://"):
         # The transport expects its folders to exist; web, worker and beat all start from here.
-        for folder in ("queue", "processed"):
+        for folder in ("queue", "processed", "control"):
             (CELERY_DIR / folder).mkdir(parents=True, exist_ok=True)
 # The longest task (retrain) must finish well inside the broker's visibility timeout, or Redis hands
 # it to a second worker while the first still runs.
@@ -186,6 +186,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(CELERY_DIR / "queue"),
     "data_folder_out": str(CELERY_DIR / "queue"),
     "processed_folder": str(CELERY_DIR / "processed"),
+    "control_folder": str(CELERY_DIR / "control"),
     "store_processed": False,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -28,14 +28,16 @@ class Rating(models.Model):
 
 
 class HiddenMovie(models.Model):
-    """"Not interested": a movie the user never wants recommended again."""
+    """A movie the user marked "not interested": never recommended to them again."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hidden_movies")
     movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "movie"], name="ratings_hidden_one_per_user_movie")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="ratings_hidden_one_per_user_movie")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} hides {self.movie_id}"
@@ -50,7 +52,9 @@ class WatchlistEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["user", "movie"], name="ratings_watchlist_one_per_user_movie")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="ratings_watchlist_one_per_user_movie")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} wants to watch {self.movie_id}"

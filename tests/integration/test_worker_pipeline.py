@@ -137,8 +137,12 @@ def test_a_burst_of_ratings_causes_one_refresh_with_every_rating_folded_in(tiny,
         timeout=30,
         what="the newcomer's folded-in list",
     )
-    wait_for(lambda: "refresh_user" in worker.output() and "succeeded" in worker.output(), timeout=10, what="log")
-    received = [x for x in worker.output().splitlines() if "recommendations.refresh_user[" in x and "received" in x]
+    wait_for(
+        lambda: "refresh_user" in worker.output() and "succeeded" in worker.output(), timeout=10, what="log"
+    )
+    received = [
+        x for x in worker.output().splitlines() if "recommendations.refresh_user[" in x and "received" in x
+    ]
     assert len(received) == 1, received
     assert listed.folded_in is True
     assert [world.cluster_of(m) for m in listed.movie_ids[:5]] == ["Comedy"] * 5
@@ -204,12 +208,17 @@ def test_refresh_all_is_spread_over_two_workers_in_shards(tiny, start_worker, se
     assert refresh_all.apply_async(kwargs={"version_id": version.pk}).get(timeout=60) == "6 shards dispatched"
 
     def all_rewritten():  # type: ignore[no-untyped-def]
-        after = dict(RecommendationList.objects.filter(model_version=version).values_list("user_id", "generated_at"))
+        after = dict(
+            RecommendationList.objects.filter(model_version=version).values_list("user_id", "generated_at")
+        )
         return len(after) == 60 and all(after[u] > before[u] for u in before)
 
     wait_for(all_rewritten, timeout=60, what="every list to be rewritten")
     shard_lines = [
-        x for w in (first, second) for x in w.output().splitlines() if "refresh_shard[" in x and "succeeded" in x
+        x
+        for w in (first, second)
+        for x in w.output().splitlines()
+        if "refresh_shard[" in x and "succeeded" in x
     ]
     assert len(shard_lines) == 6
     assert "refresh_shard[" in first.output()

@@ -4,12 +4,19 @@ import contextlib
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from rest_framework.authtoken.models import Token
 
 from ratings.signals import ratings_changed
 
-from .services import recommendation_cache_forget
+from .services import (
+    recommendation_cache_forget,
+    recommendation_response_forget_token,
+    recommendation_responses_forget,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +51,17 @@ def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> Non
         logger.warning("Could not enqueue a refresh for user %s", user_id, exc_info=True)
         with contextlib.suppress(Exception):
             cache.delete(refresh_pending_key(user_id))
+
+
+@receiver(post_delete, sender=Token, dispatch_uid="recommendations.forget_revoked_token")
+def on_token_deleted(sender: object, *, instance: Token, **kwargs: object) -> None:
+    """A revoked token stops working at once, cached answers included (they are keyed by the token)."""
+    recommendation_response_forget_token(token_key=instance.key)
+
+
+@receiver(post_save, sender=get_user_model(), dispatch_uid="recommendations.forget_changed_user")
+def on_user_saved(sender: object, *, instance: object, created: bool, **kwargs: object) -> None:
+    """A deactivated (or otherwise changed) account gets no cached answer: the next request
+    authenticates through DRF again, which refuses inactive users."""
+    if not created:
+        recommendation_responses_forget(user_ids=[instance.pk])  # type: ignore[attr-defined]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -47,11 +49,73 @@ def list_cache_key(user_id: int) -> str:
     return f"recs:list:v1:{user_id}"
 
 
+# --- Cached API responses (the serving fast path) --------------------------------------------------
+#
+# A cached `GET /api/v1/me/recommendations/` is answered with ONE cache round trip and no SQL: one
+# get_many of three keys, all derived from the request alone:
+#   auth  recs:auth:v1:<sha256(token)>            -> (user_id, generation)   "this token is valid"
+#   resp  recs:resp:v1:<sha256(token)>:<params>    -> (user_id, generation, epoch, JSON bytes)
+#   epoch recs:resp-epoch:v1                       -> epoch (bumped when every cached answer is stale)
+# The answer is served only when all three agree. Invalidating one user (a rating, a hide, a new list,
+# a revoked token, a deactivated account) deletes their token's auth entry: the next request misses,
+# authenticates through DRF as usual and starts a new generation, so every older response of that
+# user is dead with a single key write. Tokens are hashed so the cache never holds a usable secret.
+
+RESPONSE_EPOCH_KEY = "recs:resp-epoch:v1"
+#: Query parameters the endpoint understands; anything else (e.g. ?format=) takes the normal path.
+RESPONSE_PARAMS = frozenset({"n", "genre", "decade"})
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    body: bytes
+
+
+def token_digest(token_key: str) -> str:
+    return hashlib.sha256(token_key.encode()).hexdigest()
+
+
+def response_auth_key(token_key: str) -> str:
+    return f"recs:auth:v1:{token_digest(token_key)}"
+
+
+def response_cache_key(token_key: str, query_string: str) -> str:
+    params = hashlib.sha1(query_string.encode(), usedforsecurity=False).hexdigest()[:20]
+    return f"recs:resp:v1:{token_digest(token_key)}:{params}"
+
+
+def response_cache_seconds() -> int:
+    """How long a cached answer lives at most. It bounds staleness of what no event invalidates:
+    other members' ratings changing a movie's count and mean, and popularity fallbacks."""
+    return int(settings.RECOMMENDATIONS.get("RESPONSE_CACHE_SECONDS", 300))
+
+
+def recommendations_cached_response(*, token_key: str, query_string: str) -> CachedResponse | None:
+    """The cached JSON of this token's request with these parameters, if still valid (one round trip).
+
+    None on any miss, mismatch or cache error: the caller then takes the normal path.
+    """
+    auth_key = response_auth_key(token_key)
+    resp_key = response_cache_key(token_key, query_string)
+    try:
+        found = cache.get_many([auth_key, resp_key, RESPONSE_EPOCH_KEY])
+    except Exception:  # a dead cache must not take serving down
+        return None
+    auth, resp, epoch = found.get(auth_key), found.get(resp_key), found.get(RESPONSE_EPOCH_KEY)
+    if auth is None or resp is None or epoch is None:
+        return None
+    user_id, generation = auth
+    resp_user, resp_generation, resp_epoch, body = resp
+    if (resp_user, resp_generation, resp_epoch) != (user_id, generation, epoch):
+        return None
+    return CachedResponse(body=body)
+
+
 def active_model_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first()
 
 
-def _persisted_list(user_id: int) -> dict | None:
+def _persisted_list(user_id: int) -> dict[str, Any] | None:
     """The user's list as a plain dict, from cache or database (active version first, then newest)."""
     key = list_cache_key(user_id)
     try:
@@ -66,10 +130,10 @@ def _persisted_list(user_id: int) -> dict | None:
         .values("movie_ids", "scores", "reasons", "model_version_id", "generated_at")
         .first()
     )
-    value = row or {}
+    value: dict[str, Any] = dict(row) if row else {}
     with contextlib.suppress(Exception):
         cache.set(key, value, settings.RECOMMENDATIONS["CACHE_SECONDS"])
-    return row
+    return value or None
 
 
 def recommendations_for_user(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -12,9 +13,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from .models import ModelVersion, RecommendationList, TrainingRun
-from .selectors import list_cache_key
+from .selectors import (
+    RESPONSE_EPOCH_KEY,
+    list_cache_key,
+    response_auth_key,
+    response_cache_key,
+    response_cache_seconds,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +150,7 @@ def recommendation_lists_write(
             update_fields=["movie_ids", "scores", "reasons", "folded_in", "generated_at"],
         )
         _cache_lists(batch)
+        _responses_forget_for_lists(batch)
 
     for row in rows:
         batch.append(
@@ -190,6 +199,100 @@ def recommendation_cache_forget(*, user_id: int) -> None:
         cache.delete(list_cache_key(user_id))
     except Exception:
         logger.warning("Could not drop user %s's cached list", user_id, exc_info=True)
+    recommendation_responses_forget(user_ids=[user_id])
+
+
+# --- Cached API responses (see recommendations.selectors for the keys) -----------------------------
+
+#: Up to this many lists written at once invalidate their users one by one; more (a refresh of
+#: everyone) invalidate every cached answer at once by bumping the epoch.
+_FORGET_ONE_BY_ONE = 100
+
+
+@dataclass(frozen=True)
+class ResponseSlot:
+    """Where (and under which generation and epoch) a freshly computed answer will be cached."""
+
+    key: str
+    user_id: int
+    generation: str
+    epoch: str
+
+
+def recommendation_response_slot(*, token_key: str, user_id: int, query_string: str) -> ResponseSlot | None:
+    """Pin the generation and epoch BEFORE the answer is computed.
+
+    An invalidation that lands while the answer is being computed deletes the auth entry (or bumps the
+    epoch), so the answer is stored under a generation that no longer matches and is never served:
+    no stale answer can outlive the write that made it stale. None when the cache is unreachable.
+    """
+    auth_key = response_auth_key(token_key)
+    seconds = response_cache_seconds()
+    try:
+        found = cache.get_many([auth_key, RESPONSE_EPOCH_KEY])
+        auth, epoch = found.get(auth_key), found.get(RESPONSE_EPOCH_KEY)
+        if auth is not None and auth[0] != user_id:  # cannot happen with live tokens; be exact anyway
+            cache.delete(auth_key)
+            return None
+        if auth is None:
+            auth = (user_id, secrets.token_hex(8))
+            if not cache.add(auth_key, auth, seconds):
+                auth = cache.get(auth_key)
+        if epoch is None:
+            cache.add(RESPONSE_EPOCH_KEY, secrets.token_hex(8), None)
+            epoch = cache.get(RESPONSE_EPOCH_KEY)
+    except Exception:
+        logger.warning("Response cache unreachable; answering uncached", exc_info=True)
+        return None
+    if auth is None or epoch is None or auth[0] != user_id:
+        return None
+    return ResponseSlot(
+        key=response_cache_key(token_key, query_string), user_id=user_id, generation=auth[1], epoch=epoch
+    )
+
+
+def recommendation_response_store(*, slot: ResponseSlot, body: bytes) -> None:
+    try:
+        cache.set(slot.key, (slot.user_id, slot.generation, slot.epoch, body), response_cache_seconds())
+    except Exception:
+        logger.warning("Could not cache a recommendations response", exc_info=True)
+
+
+def recommendation_responses_forget(*, user_ids: Sequence[int]) -> None:
+    """Make every cached answer of these users stale (one SQL query for their tokens, one cache write)."""
+    keys = [
+        response_auth_key(k)
+        for k in Token.objects.filter(user_id__in=list(user_ids)).values_list("key", flat=True)
+    ]
+    if not keys:
+        return
+    try:
+        cache.delete_many(keys)
+    except Exception:
+        logger.warning("Could not drop cached responses of users %s", list(user_ids)[:5], exc_info=True)
+
+
+def recommendation_response_forget_token(*, token_key: str) -> None:
+    """A revoked token's cached answers must stop being served at once."""
+    try:
+        cache.delete(response_auth_key(token_key))
+    except Exception:
+        logger.warning("Could not drop a revoked token's cached responses", exc_info=True)
+
+
+def recommendation_responses_forget_all() -> None:
+    """Make every cached answer stale (a new model serves, or everyone's list was rewritten)."""
+    try:
+        cache.set(RESPONSE_EPOCH_KEY, secrets.token_hex(8), None)
+    except Exception:
+        logger.warning("Could not bump the response cache epoch", exc_info=True)
+
+
+def _responses_forget_for_lists(lists: Sequence[RecommendationList]) -> None:
+    if len(lists) <= _FORGET_ONE_BY_ONE:
+        recommendation_responses_forget(user_ids=[x.user_id for x in lists])
+    elif ModelVersion.objects.filter(pk=lists[0].model_version_id, is_active=True).exists():
+        recommendation_responses_forget_all()
 
 
 def recommendation_cache_warm(*, version_id: int, chunk: int = 5000) -> int:
@@ -207,6 +310,7 @@ def recommendation_cache_warm(*, version_id: int, chunk: int = 5000) -> int:
             ]
         )
         if not lists:
+            recommendation_responses_forget_all()
             return warmed
         _cache_lists(lists)
         warmed += len(lists)

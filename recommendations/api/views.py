@@ -8,8 +8,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db.models import QuerySet, prefetch_related_objects
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,10 +24,12 @@ from catalog.models import Movie
 from ratings.api.views import member_id
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import (
+    RESPONSE_PARAMS,
     model_version_list,
     movie_similar,
     predicted_stars,
     predicted_stars_many,
+    recommendations_cached_response,
     recommendations_for_user,
     training_run_list,
 )
@@ -33,6 +37,8 @@ from recommendations.services import (
     EnqueueError,
     RetrainAlreadyRunning,
     model_version_activate_and_refresh,
+    recommendation_response_slot,
+    recommendation_response_store,
     training_run_request,
 )
 
@@ -106,7 +112,45 @@ class MovieViewSet(CatalogMovieViewSet):
 # --- Your recommendations -----------------------------------------------------------------------------
 
 
+def _bearer_token(request: HttpRequest) -> str | None:
+    """The key of an `Authorization: Token <key>` header, parsed as DRF's TokenAuthentication does."""
+    header = request.META.get("HTTP_AUTHORIZATION", b"")
+    parts = (header.encode("iso-8859-1") if isinstance(header, str) else header).split()
+    if len(parts) != 2 or parts[0].lower() != b"token":
+        return None
+    try:
+        return parts[1].decode()
+    except UnicodeError:
+        return None
+
+
+def _accepts_json(request: HttpRequest) -> bool:
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return not accept or any(kind in accept for kind in ("application/json", "*/*", "application/*"))
+
+
 class RecommendationListView(APIView):
+    """Cached answers are served before DRF runs (no authentication query, no throttle bookkeeping,
+    no serialisation): one cache round trip, zero SQL. Anything unusual takes the normal DRF path.
+
+    Cache hits are not throttled: the throttle protects the database and CPU, and counting a hit would
+    cost two more cache round trips (read and rewrite the history), tripling what the hit itself costs.
+    Misses, which do the work, are throttled as before.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "GET" and _accepts_json(request) and set(request.GET) <= RESPONSE_PARAMS:
+            token_key = _bearer_token(request)
+            if token_key:
+                hit = recommendations_cached_response(
+                    token_key=token_key, query_string=request.META.get("QUERY_STRING", "")
+                )
+                if hit is not None:
+                    response = HttpResponse(hit.body, content_type="application/json")
+                    response["Allow"] = ", ".join(self.allowed_methods)
+                    return response
+        return super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         operation_id="me_recommendations_retrieve",
         tags=["me"],
@@ -118,6 +162,11 @@ class RecommendationListView(APIView):
         params = RecommendationQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         user_id = member_id(request)
+        slot = None
+        if isinstance(request.auth, Token) and set(request.query_params) <= RESPONSE_PARAMS:
+            slot = recommendation_response_slot(
+                token_key=request.auth.key, user_id=user_id, query_string=request.META.get("QUERY_STRING", "")
+            )
         recs = recommendations_for_user(
             user_id=user_id,
             n=params.validated_data["n"],
@@ -149,7 +198,12 @@ class RecommendationListView(APIView):
                 for rank, p in enumerate(picks, start=1)
             ],
         }
-        return Response(RecommendationListOutputSerializer(body).data)
+        response = Response(RecommendationListOutputSerializer(body).data)
+        if slot is not None:
+            response = self.finalize_response(request, response)
+            response.render()
+            recommendation_response_store(slot=slot, body=response.content)
+        return response
 
 
 # --- Staff: training runs and model versions -----------------------------------------------------------

@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo migrate data admin-account model test check lint format typecheck services system-deps \
-	stack compose-config bench-model clean
+	stack compose-config bench bench-quick bench-model soak clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,14 @@ typecheck: $(STAMP)  ## mypy with django-stubs
 	$(VENV)/bin/mypy .
 
 check: lint typecheck test  ## Lint, type-check and test
+
+bench: $(STAMP) services  ## Benchmarks at ML-20M scale -> docs/BENCHMARKS.md (BENCH_ARGS="--wait-quiet 3600")
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(PY) scripts/bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP) services  ## The same benchmarks at small sizes (a few minutes)
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(PY) scripts/bench/run.py --quick $(BENCH_ARGS)
 
 bench-model: $(STAMP)  ## Benchmark the model against the baselines on ml-100k (docs/BENCHMARKS.md)
 	$(PY) -m ml.bench --data "$$($(MANAGE) dataset_path ml-100k)" --json var/ml-bench.json \

@@ -159,25 +159,14 @@ def refresh_version(version_id: int | None) -> ModelVersion | None:
 def lists_refresh_all(*, version_id: int | None = None, user_range: tuple[int, int] | None = None) -> int:
     """Recompute every list (or one shard's) with ``version_id`` (default: the active version).
 
-    0 when there is no model. The whole-catalogue call warms the cache itself; shards leave that to
-    the group's final step (`lists_refresh_finished`).
+    0 when there is no model. Lists of the active version reach the cache batch by batch as they
+    are written (`recommendation_lists_write`), so no second warming pass is needed.
     """
     version = refresh_version(version_id)
     if version is None:
         logger.info("refresh: no model version to refresh with")
         return 0
-    written = lists_compute_and_write(version=version, user_range=user_range)
-    if user_range is None:
-        lists_refresh_finished(version_id=version.pk)
-    return written
-
-
-def lists_refresh_finished(*, version_id: int) -> None:
-    """After every shard of a refresh: warm the cache when the version serves."""
-    from .services import recommendation_cache_warm
-
-    if ModelVersion.objects.filter(pk=version_id, is_active=True).exists():
-        recommendation_cache_warm(version_id=version_id)
+    return lists_compute_and_write(version=version, user_range=user_range)
 
 
 def list_refresh_user(*, user_id: int) -> bool:

@@ -43,7 +43,7 @@ def refresh_all(*, version_id: int | None = None) -> str:
     """Recompute every user's list with ``version_id`` (default: the active version).
 
     Users are split into shards of REFRESH_SHARD_USERS, computed by a Celery group across every
-    worker on the default queue; a chord's final step warms the cache. Without a result backend
+    worker on the default queue; a chord's final step reports the total. Without a result backend
     (the embedded default's filesystem broker), or with a single shard, it runs here instead.
     """
     from celery import chord
@@ -72,9 +72,8 @@ def refresh_shard(*, version_id: int, first_user_id: int, last_user_id: int) -> 
 
 @shared_task(name="recommendations.refresh_finished", acks_late=True)
 def refresh_finished(counts: list[int], *, version_id: int) -> int:
-    from .refresh import lists_refresh_finished
-
-    lists_refresh_finished(version_id=version_id)
+    """The chord's last step: every shard is written (each warmed the cache as it went)."""
+    logger.info("refresh of v%s finished: %s lists in %s shards", version_id, sum(counts), len(counts))
     return sum(counts)
 
 

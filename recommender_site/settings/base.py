@@ -210,8 +210,12 @@ RECOMMENDATIONS = {
     "LIST_LENGTH": env.int("RECOMMENDATIONS_LIST_LENGTH", default=100),
     # A new model is promoted unless its test NDCG@10 is below the active one's by more than this.
     "PROMOTION_TOLERANCE": env.float("RECOMMENDATIONS_PROMOTION_TOLERANCE", default=0.005),
-    # Seconds to wait after a rating before refreshing that user's list, so a burst causes one refresh.
-    "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=2.0),
+    # Seconds to wait after a rating before refreshing that user's list, so a burst causes one refresh;
+    # short enough that a new member's picks reflect a rating within ~1 s (docs/BENCHMARKS.md).
+    "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=0.5),
+    # Lifetime of a cached API answer: bounds what no event invalidates (other members changing a
+    # movie's statistics, popularity fallbacks).
+    "RESPONSE_CACHE_SECONDS": env.int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", default=300),
     "CACHE_SECONDS": env.int("RECOMMENDATIONS_CACHE_SECONDS", default=24 * 60 * 60),
     "REFRESH_CHUNK_USERS": env.int("RECOMMENDATIONS_REFRESH_CHUNK_USERS", default=2048),
     # Users per shard when refresh_all is spread over the workers as a Celery group.
@@ -234,7 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON in, JSON out: errors are never HTML (exploring is what /api/docs/ is for).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["recommender_site.api_parsers.JSONParser"],  # DRF's, nesting-safe
     "EXCEPTION_HANDLER": "recommender_site.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -214,13 +214,14 @@ def test_refresh_all_is_spread_over_two_workers_in_shards(tiny, start_worker, se
         return len(after) == 60 and all(after[u] > before[u] for u in before)
 
     wait_for(all_rewritten, timeout=60, what="every list to be rewritten")
-    shard_lines = [
-        x
-        for w in (first, second)
-        for x in w.output().splitlines()
-        if "refresh_shard[" in x and "succeeded" in x
-    ]
-    assert len(shard_lines) == 6
+
+    def shard_lines() -> list[str]:
+        logs = (w.output().splitlines() for w in (first, second))
+        return [x for lines in logs for x in lines if "refresh_shard[" in x and "succeeded" in x]
+
+    # A worker logs "succeeded" just after its shard commits: wait for the sixth line.
+    wait_for(lambda: len(shard_lines()) >= 6, timeout=30, what="six shards to report")
+    assert len(shard_lines()) == 6
     assert "refresh_shard[" in first.output()
     assert "refresh_shard[" in second.output()
     assert world.users  # the planted world is what was refreshed

@@ -128,6 +128,7 @@ if env("REDIS_URL", default=""):
             "LOCATION": env("CACHE_REDIS_URL", default=env("REDIS_URL")),
             # A dead Redis must not stall every request for redis-py's default 5 s.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default=""),
         }
     }
 else:
@@ -189,6 +190,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "control_folder": str(CELERY_DIR / "control"),
     "store_processed": False,
 }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Lets several deployments (or concurrent test runs) share one Redis database without sharing queues.
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env("CELERY_KEY_PREFIX", default="")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ACKS_LATE = True

@@ -54,14 +54,27 @@ class Worker:
                 self.kill()
 
 
+def run_prefix() -> str:
+    """This test run's key prefix (settings.TEST_RUN_PREFIX), shared with the worker processes."""
+    from django.conf import settings
+
+    return str(settings.TEST_RUN_PREFIX)
+
+
+def _delete_prefixed(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+
+
 @pytest.fixture
 def redis_clean() -> Iterator[None]:
-    """Empty the test broker and cache databases before and after."""
+    """Empty this run's keys (and only this run's: others may share the databases) before and after."""
     for url in (BROKER_URL, CACHE_URL):
-        redis.Redis.from_url(url).flushdb()
+        _delete_prefixed(url, run_prefix())
     yield
     for url in (BROKER_URL, CACHE_URL):
-        redis.Redis.from_url(url).flushdb()
+        _delete_prefixed(url, run_prefix())
 
 
 @pytest.fixture
@@ -69,7 +82,11 @@ def shared_cache(settings, redis_clean):
     """Point this process's cache at the Redis the worker uses (the debounce marker is shared)."""
     # Django's setting_changed handler rebuilds the cache connections when CACHES changes.
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": run_prefix(),
+        }
     }
     return
 
@@ -90,6 +107,7 @@ def start_worker(transactional_db, tmp_path, settings, redis_clean):
             "CELERY_BROKER_URL": BROKER_URL,
             "CELERY_RESULT_BACKEND": BROKER_URL,
             "CACHE_URL": CACHE_URL,
+            "TEST_RUN_PREFIX": run_prefix(),
             "MODEL_DIR": str(settings.MODEL_DIR),
             **extra_env,
         }

@@ -24,7 +24,7 @@ from tests.recommendations.conftest import TINY_TRAIN_CONFIG
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-STACK_DB = "recommender_stack_smoke"
+STACK_DB = f"recommender_stack_smoke_{os.getpid()}"
 
 
 def free_port() -> int:
@@ -80,6 +80,7 @@ class Api:
 @pytest.fixture
 def stack_env(tmp_path):
     port = free_port()
+    prefix = secrets.token_hex(4)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "CACHE_URL"))},
         "STACK_DB": STACK_DB,
@@ -97,6 +98,9 @@ def stack_env(tmp_path):
         "API_THROTTLE_USER": "1000/min",
         "API_THROTTLE_TOKEN": "1000/min",
         "DJANGO_SUPERUSER_PASSWORD": "staff-" + secrets.token_urlsafe(12),
+        # Keys of their own, so a concurrent run elsewhere on this machine never shares queues or cache.
+        "CELERY_KEY_PREFIX": f"smoke-{prefix}:",
+        "CACHE_KEY_PREFIX": f"smoke-{prefix}",
     }
     subprocess.run(["./scripts/ensure-services.sh"], cwd=ROOT, check=True, capture_output=True)
     subprocess.run(
@@ -109,8 +113,6 @@ def stack_env(tmp_path):
         check=True,
         capture_output=True,
     )
-    subprocess.run(["redis-cli", "-n", "13", "flushdb"], check=True, capture_output=True)
-    subprocess.run(["redis-cli", "-n", "12", "flushdb"], check=True, capture_output=True)
     return env
 
 
@@ -203,3 +205,13 @@ def test_the_stack_serves_personal_picks_from_a_model_retrained_through_the_api(
             raise
     leftovers = subprocess.run(["pgrep", "-g", str(stack.pid)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "processes left running after Ctrl-C"
+    subprocess.run(
+        [
+            "psql",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "-qc",
+            f'DROP DATABASE IF EXISTS "{STACK_DB}"',
+        ],
+        check=True,
+        capture_output=True,
+    )

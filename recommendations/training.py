@@ -14,6 +14,7 @@ only if its NDCG@10 is not below the active model's by more than the configured 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -124,6 +125,9 @@ def retrain_execute(*, run_id: int, progress: ProgressFn | None = None) -> str:
     if run is None:
         return f"run #{run_id} already ended; nothing to do"
     reporter = Reporter(run, progress)
+    promoted = _discard_unfinished_attempt(run, reporter)
+    if promoted is not None:
+        return f"run #{run.pk} succeeded: model v{promoted.pk} is active"
     artifact_dir: Path | None = None
     try:
         with reporter.phase("load"):
@@ -220,6 +224,38 @@ def retrain_execute(*, run_id: int, progress: ProgressFn | None = None) -> str:
         if not isinstance(exc, Exception):
             raise
         return f"run #{run.pk} failed: {message}"
+
+
+def _discard_unfinished_attempt(run: TrainingRun, reporter: Reporter) -> ModelVersion | None:
+    """Clean up after an earlier attempt of ``run`` whose worker was killed; a redelivered run starts
+    again from scratch.
+
+    Killed after the flip: the run's version already serves, so the run is finished as succeeded and
+    that version is returned. Killed between saving the artifact and the flip: the version never
+    served (serving prefers the active version's lists); it, its lists and its artifact go, or the
+    new attempt could not record its own version (one per run). Killed while writing the artifact: the
+    half-written staging directory goes. Staging directories older than STALE_RUN_SECONDS belong to
+    runs that are long dead (one run at a time holds the lock) and go too.
+    """
+    version = ModelVersion.objects.filter(training_run=run).first()
+    if version is not None and version.is_active:
+        training_run_finish(run=run, status=TrainingRun.Status.SUCCEEDED)
+        reporter.log(f"model v{version.pk} was already promoted by the previous attempt")
+        return version
+    if version is not None:
+        path = version.artifact_path
+        version.delete()  # its lists go with it (on_delete=CASCADE)
+        shutil.rmtree(path, ignore_errors=True)
+        reporter.log(f"discarded model v{version.pk} of the previous attempt, which never served")
+    model_dir = Path(settings.MODEL_DIR)
+    cutoff = time.time() - settings.RECOMMENDATIONS["STALE_RUN_SECONDS"]
+    if model_dir.is_dir():
+        for staging in model_dir.glob(".run-*"):
+            with contextlib.suppress(OSError):
+                if staging.name.startswith(f".run-{run.pk:05d}-") or staging.stat().st_mtime < cutoff:
+                    shutil.rmtree(staging, ignore_errors=True)
+                    reporter.log(f"removed the half-written artifact {staging.name}")
+    return None
 
 
 def _all_metrics(run: TrainingRun) -> dict:

@@ -9,6 +9,7 @@ operation, so schema-driven clients and fuzzers know what to expect).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -26,6 +29,16 @@ from rest_framework.views import exception_handler as drf_exception_handler
 logger = logging.getLogger("recommender_site.api")
 
 API_PREFIX = "/api/"
+
+#: How long a client should wait before retrying when the database is unreachable (a restart or
+#: fail-over usually takes seconds).
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unreachable right now; try again in a few seconds."
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """An outage of the database (refused, restarting, connection dropped), not a bug: answer 503."""
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def error_body(code: str, message: str, fields: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
@@ -82,6 +95,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     (or propagate under DEBUG, for the technical page)."""
     if isinstance(exc, DjangoValidationError):
         exc = _from_django_validation_error(exc)
+    if database_unavailable(exc):
+        logger.warning("Database unavailable in %s: %s", context.get("view"), exc)
+        return Response(
+            error_body("database_unavailable", DATABASE_UNAVAILABLE_MESSAGE),
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         if settings.DEBUG:
@@ -132,9 +152,25 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls handler500 inside its `except` block, so the exception is the one being handled.
+    if database_unavailable(sys.exc_info()[1]):
+        return service_unavailable(request)
     if _is_api(request):
         return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
     return defaults.server_error(request)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 while the database is down: JSON under /api/, a static page elsewhere (it renders without
+    a context, so nothing on it touches the database)."""
+    if _is_api(request):
+        response: HttpResponse = JsonResponse(
+            error_body("database_unavailable", DATABASE_UNAVAILABLE_MESSAGE), status=503
+        )
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 @csrf_exempt  # nothing changes here, and a CSRF failure would answer with the site's HTML page

@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo migrate data admin-account model test check lint format typecheck services system-deps \
-	stack compose-config bench bench-quick bench-model soak clean
+	stack compose-config bench bench-quick bench-model soak audit clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,12 @@ system-deps:  ## Debian packages the tests need (Chromium for browser tests, doc
 
 test: $(STAMP) services system-deps  ## Run the whole test suite against real PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+soak: $(STAMP) services  ## Long reliability variants (50 members for RELIABILITY_SOAK_SECONDS, default 120)
+	RELIABILITY_SOAK=1 DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest tests/reliability -m slow $(PYTEST_ARGS)
+
+audit: $(STAMP)  ## Known vulnerabilities in the pinned requirements (pip-audit; needs the OSV/PyPI advisory service)
+	$(VENV)/bin/pip-audit --strict -r requirements/dev.txt
 
 lint: $(STAMP)  ## ruff (lint + format check)
 	$(VENV)/bin/ruff check .

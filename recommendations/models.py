@@ -100,6 +100,11 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(
                 fields=["is_active"], condition=Q(is_active=True), name="recommendations_one_active_model"
             ),
+            # A version that serves has been activated; activated_at also marks "has ever served".
+            models.CheckConstraint(
+                condition=Q(is_active=False) | Q(activated_at__isnull=False),
+                name="recommendations_active_has_activated_at",
+            ),
         ]
 
     def __str__(self) -> str:

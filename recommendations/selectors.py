@@ -124,8 +124,10 @@ def _persisted_list(user_id: int) -> dict[str, Any] | None:
         cached = None
     if cached is not None:
         return cached or None
+    # Only versions that have served (activated_at set): a version left behind by a killed retrain,
+    # never promoted, must never reach users.
     row = (
-        RecommendationList.objects.filter(user_id=user_id)
+        RecommendationList.objects.filter(user_id=user_id, model_version__activated_at__isnull=False)
         .order_by("-model_version__is_active", "-generated_at")
         .values("movie_ids", "scores", "reasons", "model_version_id", "generated_at")
         .first()

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.services import (
@@ -46,9 +47,16 @@ def test_database_refuses_a_finished_run_that_still_holds_the_lock():
 
 
 def test_database_allows_only_one_active_version():
-    make_version("a").__class__.objects.filter(artifact_path="a").update(is_active=True)
+    model_version_activate(version_id=make_version("a").pk)
     with pytest.raises(IntegrityError), transaction.atomic():
-        ModelVersion.objects.create(artifact_path="b", data_fingerprint="x", is_active=True)
+        ModelVersion.objects.create(
+            artifact_path="b", data_fingerprint="x", is_active=True, activated_at=timezone.now()
+        )
+
+
+def test_database_refuses_an_active_version_that_was_never_activated():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.create(artifact_path="c", data_fingerprint="x", is_active=True)
 
 
 def test_activate_flips_the_active_flag_and_roll_back_finds_the_previous_version():

@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ratings.services import hidden_add
 from recommendations.models import ModelVersion, RecommendationList
@@ -11,7 +12,9 @@ from .conftest import minutes_ago
 
 
 def model_list(user, movies, *, ids, because=None, generated_minutes_ago=2):
-    version = ModelVersion.objects.create(artifact_path="v1", data_fingerprint="f", is_active=True)
+    version = ModelVersion.objects.create(
+        artifact_path="v1", data_fingerprint="f", is_active=True, activated_at=timezone.now()
+    )
     return RecommendationList.objects.create(
         user=user,
         model_version=version,

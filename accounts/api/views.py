@@ -6,7 +6,7 @@ from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authtoken.models import Token
@@ -17,6 +17,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
+from accounts.services import user_register
 
 from .serializers import AuthTokenOutputSerializer, RegisterInputSerializer, TokenInputSerializer
 from .throttles import TokenCreateThrottle
@@ -56,11 +57,8 @@ class RegisterView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            with transaction.atomic():
-                user = User.objects.create_user(
-                    username=data["username"], email=data["email"], password=data["password"]
-                )
-        except IntegrityError:  # the same name signed up a moment ago
+            user = user_register(username=data["username"], email=data["email"], password=data["password"])
+        except DjangoValidationError:  # the same name signed up a moment ago
             raise exceptions.ValidationError(
                 {"username": [exceptions.ErrorDetail("That username is taken.", code="username_taken")]}
             ) from None

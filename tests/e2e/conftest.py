@@ -84,12 +84,15 @@ def catalogue(transactional_db):
 
 
 @pytest.fixture
-def eager_celery(settings):
-    """Run the after-commit refresh task in-process, so a rating refreshes the list at once."""
+def eager_celery():
+    """Run the after-commit refresh task in-process, so a rating refreshes the list at once.
+
+    Only the Celery app's own configuration changes, and it is read before the change: Celery loads
+    Django settings once, so changing CELERY_* settings here would leak eagerness into every later
+    test of the session (the integration tests' real workers would then never see a task).
+    """
     from recommender_site.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = True
     before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield

@@ -94,6 +94,10 @@ def shared_cache(settings, redis_clean):
 @pytest.fixture
 def start_worker(transactional_db, tmp_path, settings, redis_clean):
     """Start real `celery worker` processes; returns a function(name, queues, extra_env) -> Worker."""
+    from recommender_site.celery import app
+
+    # An eager app would run every task in this process and the workers would never see one.
+    assert not app.conf.task_always_eager, "a previous test left Celery in eager mode"
     workers: list[Worker] = []
     settings.MODEL_DIR = tmp_path / "models"
 

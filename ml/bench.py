@@ -9,6 +9,9 @@ PATH is a MovieLens folder or zip (u.data, ratings.dat or ratings.csv) or a RecB
   train_seconds, examples_per_second   one training run on the temporal protocol's training part
 Hyper-parameters (EASE's lambda, the NCF's epochs) are chosen on validation splits carved from the
 training part; the test part is only scored.
+
+Large data (e.g. the ML-20M-sized output of `python -m ml.synthetic`):
+    python -m ml.bench --data DIR --models ncf,popularity,ease --folds 0 --eval-users 10000 --ease-max-items 10000
 """
 
 from __future__ import annotations
@@ -121,7 +124,15 @@ def _cv(
 
 
 def choose_ease_lambda(
-    train: Arrays, n_users: int, n_items: int, grid: tuple[float, ...], holdout: int
+    train: Arrays,
+    n_users: int,
+    n_items: int,
+    grid: tuple[float, ...],
+    holdout: int,
+    *,
+    max_items: int | None = None,
+    eval_users: int | None = None,
+    seed: int = 0,
 ) -> float:
     """EASE's lambda by NDCG@10 on a temporal validation split of the training part."""
     u, i, r, t = train
@@ -132,13 +143,44 @@ def choose_ease_lambda(
         n_users=n_users,
         n_items=n_items,
     )
+    task = subsample_task(task, eval_users, seed=seed)
+    model = Ease(grid[0], max_items=max_items).fit(
+        u[~val], i[~val], r[~val], t[~val], n_users=n_users, n_items=n_items
+    )
     best, best_ndcg = grid[0], -1.0
     for lam in grid:
-        model = Ease(lam).fit(u[~val], i[~val], r[~val], t[~val], n_users=n_users, n_items=n_items)
-        ndcg = evaluate_ranking(_top_from_scores(model.scores), task)["ndcg"]
+        ndcg = evaluate_ranking(_top_from_scores(model.set_lambda(lam).scores), task)["ndcg"]
+        _log(f"ease lambda {lam}: validation ndcg@10 {ndcg:.4f}")
         if ndcg > best_ndcg:
             best, best_ndcg = lam, ndcg
     return best
+
+
+def subsample_task(task: RankingTask, n: int | None, *, seed: int = 0) -> RankingTask:
+    """The task restricted to a seeded random subset of n evaluated users (all when n is None)."""
+    if n is None or n >= len(task.users):
+        return task
+    keep = np.sort(np.random.default_rng([seed, 11]).choice(len(task.users), n, replace=False))
+    lengths = task.exclude.row_lengths()[keep]
+    flat = np.concatenate([task.exclude.row(k) for k in keep]) if len(keep) else np.zeros(0, np.int64)
+    exclude = RowSets(
+        indptr=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+        indices=flat,
+        values=np.ones(len(flat), np.float32),
+        positions=np.zeros(len(flat), np.int64),
+        n_cols=task.n_items,
+    )
+    return RankingTask(
+        users=task.users[keep],
+        exclude=exclude,
+        relevant=[task.relevant[k] for k in keep],
+        n_items=task.n_items,
+    )
+
+
+#: EASE's lambda grid; data sets of >= 2M ratings use the wider one (their Gram counts are larger)
+EASE_GRID = (100.0, 200.0, 500.0, 1000.0)
+EASE_GRID_LARGE = (500.0, 1000.0, 2000.0, 5000.0, 10000.0)
 
 
 def run_benchmark(
@@ -148,6 +190,8 @@ def run_benchmark(
     folds: int = 5,
     seed: int = 0,
     models: tuple[str, ...] = ("ncf", "popularity", "seed-ncf", "biased-mf", "ease", "surprise-svd"),
+    eval_users: int | None = None,
+    ease_max_items: int | None = None,
 ) -> list[dict[str, Any]]:
     """All models under both protocols; one row per model with the keys in COLUMNS."""
     from ml.config import TrainConfig
@@ -165,6 +209,8 @@ def run_benchmark(
     task: RankingTask = ranking_task(
         train_part, (u[test], i[test], r[test], t[test]), n_users=n_users, n_items=n_items
     )
+    task = subsample_task(task, eval_users, seed=seed)
+    large = len(r) >= 2_000_000
     _log(f"{len(r)} ratings, {n_users} users, {n_items} items; {len(task.users)} users evaluated")
     rows: list[dict[str, Any]] = []
 
@@ -208,7 +254,7 @@ def run_benchmark(
             )
             return np.clip(pred, *a["rating_range"])
 
-        cv = _cv(ncf_fit_predict, data, folds=folds, seed=seed)
+        cv = _cv(ncf_fit_predict, data, folds=folds, seed=seed) if folds > 1 else None
         row("ncf", ranking, cv, result.metrics["train_seconds"], result.metrics["examples_per_second"])
 
     baselines: list[Any] = []
@@ -219,9 +265,18 @@ def run_benchmark(
     if "biased-mf" in models:
         baselines.append(lambda: BiasedMF(seed=seed))
     if "ease" in models:
-        lam = choose_ease_lambda(train_part, n_users, n_items, (100.0, 200.0, 500.0, 1000.0), holdout)
+        lam = choose_ease_lambda(
+            train_part,
+            n_users,
+            n_items,
+            EASE_GRID_LARGE if large else EASE_GRID,
+            holdout,
+            max_items=ease_max_items,
+            eval_users=eval_users,
+            seed=seed,
+        )
         _log(f"ease lambda chosen on validation: {lam}")
-        baselines.append(lambda: Ease(lam))
+        baselines.append(lambda: Ease(lam, max_items=ease_max_items))
     if "surprise-svd" in models:
         baselines.append(lambda: SurpriseSvd(seed=seed))
     for make in baselines:
@@ -231,7 +286,7 @@ def run_benchmark(
         secs = time.perf_counter() - start
         ranking = evaluate_ranking(_top_from_scores(model.scores), task)
         cv = None
-        if model.rates:
+        if model.rates and folds > 1:
 
             def fit_predict(tr: Arrays, held: Arrays, make: Callable[[], Any] = make) -> np.ndarray:
                 m = make().fit(*tr, n_users=n_users, n_items=n_items)
@@ -276,7 +331,9 @@ def format_table(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
     return "\n".join(lines)
 
 
-def write_plot(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+def write_plot(
+    rows: list[dict[str, Any]], path: str | os.PathLike[str], *, data_name: str = "ml-100k"
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -294,7 +351,7 @@ def write_plot(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None
         for y, v in enumerate(values):
             ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
         ax.set_xlim(0, max(values) * 1.25)
-    fig.suptitle("ml-100k, temporal holdout (last 10 ratings per user), full ranking")
+    fig.suptitle(f"{data_name}, temporal holdout (last 10 ratings per user), full ranking")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -344,22 +401,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the table as a JSON list of objects here")
     parser.add_argument("--markdown", help="update the ml-bench section of this Markdown file")
     parser.add_argument("--plot", help="write a PNG of the ranking metrics here")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=int, default=5, help="rating CV folds; 0 skips RMSE/MAE")
     parser.add_argument("--holdout", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default="ncf,popularity,seed-ncf,biased-mf,ease,surprise-svd")
+    parser.add_argument(
+        "--eval-users", type=int, help="score a seeded random subset of this many test users (large data)"
+    )
+    parser.add_argument(
+        "--ease-max-items", type=int, help="EASE over only the N most-rated movies (27k x 27k does not fit)"
+    )
     args = parser.parse_args(argv)
     frame = load_ratings(args.data)
     started = time.perf_counter()
     rows = run_benchmark(
-        frame, holdout=args.holdout, folds=args.folds, seed=args.seed, models=tuple(args.models.split(","))
+        frame,
+        holdout=args.holdout,
+        folds=args.folds,
+        seed=args.seed,
+        models=tuple(args.models.split(",")),
+        eval_users=args.eval_users,
+        ease_max_items=args.ease_max_items,
     )
     print(format_table(rows))
     _log(f"benchmark took {time.perf_counter() - started:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     if args.plot:
-        write_plot(rows, args.plot)
+        write_plot(rows, args.plot, data_name=Path(args.data).name)
     if args.markdown:
         update_markdown(rows, args.markdown, data_name=Path(args.data).name, plot=args.plot)
     return 0

@@ -34,29 +34,51 @@ class TrainConfig:
     target_window: int = 10
     #: weight of a disliked (< like threshold) item as a training target; liked items weigh 1
     target_dislike_weight: float = 0.3
-    #: training examples drawn per user and epoch (each with its own split point and dropout)
-    samples_per_user: int = 4
-    batch_size: int = 256
+    #: training examples drawn per user and epoch (each with its own split point and dropout);
+    #: 0 = automatic (`resolve`: 4 below 2M ratings, 2 from there on)
+    samples_per_user: int = 0
+    #: examples per step; 0 = automatic (`resolve`: 256 below 2M ratings, 2048 from there on)
+    batch_size: int = 0
     learning_rate: float = 5e-3
-    max_epochs: int = 40
+    #: independent towers trained side by side (own parameters and softmax, shared batches) whose
+    #: logits are averaged; serving sees one tower of width ensemble_members x embedding_dim
+    ensemble_members: int = 1
+    #: add a learned item-item term x @ W (W: n_items x n_items, zero diagonal) to the logits, an
+    #: EASE-like component trained end-to-end with the towers; only for catalogs of at most
+    #: `item_item_max_items` movies (W is n_items^2 floats: 11 MB at 1.7k, 2.9 GB at 27k)
+    item_item: bool = False
+    item_item_max_items: int = 5000
+    #: L2 penalty on W, per training example (sum of squares x this)
+    item_item_l2: float = 1e-4
+    #: shared negatives per batch for a sampled softmax (logQ-corrected); 0 = full softmax over
+    #: every item (default: the sampled variant was 3x faster per epoch at 27k movies but learned
+    #: worse, docs/ML.md "Scaling"); -1 = full up to `full_softmax_max_items` items, 4096 above
+    softmax_samples: int = 0
+    full_softmax_max_items: int = 10_000
+    #: 0 = automatic (`resolve`: 40 below 2M ratings, 8 from there on; early stopping decides)
+    max_epochs: int = 0
     #: epochs without a better validation NDCG@10 before stopping (best weights are restored)
     patience: int = 3
     #: validation = each training user's last `validation_holdout` ratings (0 disables early stopping)
     validation_holdout: int = 10
+    #: users scored for validation each epoch at most (a seeded random subset beyond that)
+    validation_users: int = 20_000
     #: after early stopping, train on all ratings (validation included): the validation ratings are
     #: each user's most recent ones, the most informative targets for what comes next
     refit_on_full: bool = True
     #: refit epochs continuing from the early-stopped weights (cheap); 0 = retrain from scratch for
-    #: the best epoch count
-    refit_epochs: int = 4
+    #: the best epoch count; -1 = automatic (`resolve`: 8 below 2M ratings, 1 from there on)
+    refit_epochs: int = -1
 
     # --- rating head: mu + b_u + b_i + p_u . q_i, MSE with per-example L2 (biased MF)
     rating_dim: int = 64
     rating_l2: float = 0.1
     rating_bias_l2: float = 0.01
     rating_learning_rate: float = 0.01
-    rating_batch_size: int = 8192
-    rating_max_epochs: int = 60
+    #: 0 = automatic (`resolve`: 8192 below 2M ratings, 65536 from there on)
+    rating_batch_size: int = 0
+    #: 0 = automatic (`resolve`: 60 below 2M ratings, 8 from there on)
+    rating_max_epochs: int = 0
     rating_patience: int = 3
     #: random share of training ratings held out to early-stop the rating head
     rating_validation_fraction: float = 0.05
@@ -88,3 +110,37 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+    def softmax_samples_for(self, n_items: int) -> int:
+        """Negatives per batch for this catalog size (0 = full softmax)."""
+        if self.softmax_samples >= 0:
+            return 0 if self.softmax_samples >= n_items else self.softmax_samples
+        return 0 if n_items <= self.full_softmax_max_items else 4096
+
+    def item_item_enabled(self, n_items: int) -> bool:
+        return self.item_item and n_items <= self.item_item_max_items
+
+    def resolve(self, *, n_users: int, n_items: int, n_ratings: int) -> TrainConfig:
+        """This config with every automatic (0) size fixed for a data set of this size.
+
+        Small data (ml-100k-like, < 2M ratings): 4 examples per user and epoch in batches of 256,
+        8 refit epochs: the settings tuned on ml-100k's validation split. Large data (ML-20M-like): 2 examples per
+        user and epoch (an epoch is already 20M+ ratings' worth of targets) in batches of 2048,
+        which keeps the full softmax's (batch x n_items) block in cache-friendly sizes and the
+        per-step overhead negligible (docs/ML.md, "Scaling").
+        """
+        large = n_ratings >= 2_000_000
+        changes: dict[str, Any] = {}
+        if self.samples_per_user <= 0:
+            changes["samples_per_user"] = 2 if large else 4
+        if self.batch_size <= 0:
+            changes["batch_size"] = 2048 if large else 256
+        if self.refit_epochs < 0:
+            changes["refit_epochs"] = 1 if large else 8
+        if self.max_epochs <= 0:
+            changes["max_epochs"] = 8 if large else 40
+        if self.rating_max_epochs <= 0:
+            changes["rating_max_epochs"] = 8 if large else 60
+        if self.rating_batch_size <= 0:
+            changes["rating_batch_size"] = 65536 if large else 8192
+        return self.replace(**changes) if changes else self

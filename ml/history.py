@@ -28,7 +28,7 @@ class HistoryWeighting:
     like_threshold: float = 4.0
     like_weight: float = 1.0
     dislike_weight: float = 0.3
-    recency_half_life: float = 20.0
+    recency_half_life: float = 10.0
     recency_floor: float = 0.2
 
     def weights(self, ratings: np.ndarray, positions_from_end: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The Keras models: a ranking tower and a rating head. Importing this module imports TensorFlow.
 
-Ranking tower (`build_ranker`), a two-tower NCF with a GMF (dot-product) head:
-    user vector  u = tower(x @ E)       x = the user's weighted rated items, L2-normalised
+Ranking tower (`build_ranker`, `HistoryRanker`), a two-tower NCF with a GMF (dot-product) head:
+    user vector  u = tower(x @ E)       x = the user's weighted rated items, L2-normalised, read
+                                        sparsely (gather + segment sum, never a dense multi-hot)
     scores       s = u @ Q.T + b        over every item, trained with a full softmax
 The user tower reads the user's rated items instead of looking up a free user embedding. That makes
 fold-in exact (a new user's vector is the same function of their ratings, item parameters untouched)
@@ -37,16 +38,136 @@ def multinomial_nll(targets: Any, logits: Any) -> Any:
     return -ops.sum(targets * log_probs, axis=-1) / mass
 
 
-def build_ranker(n_items: int, config: TrainConfig) -> keras.Model:
-    """History (n_items weights, L2-normalised) -> logits over all items."""
-    history = keras.Input(shape=(n_items,), name="history")
-    hidden = keras.layers.Dense(config.embedding_dim, use_bias=False, name="item_embedding")(history)
-    for i, width in enumerate(config.user_tower_layers):
-        hidden = keras.layers.Dense(width, activation="tanh", name=f"user_tower_{i}")(hidden)
-    if config.user_tower_layers:
-        hidden = keras.layers.Dense(config.embedding_dim, name="user_vector")(hidden)
-    logits = keras.layers.Dense(n_items, name="item_output")(hidden)
-    return keras.Model(history, logits, name="ncf_ranker")
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HistoryRanker(keras.Model):
+    """Sparse history in, logits over all items out: the ranking tower.
+
+    Inputs (a dict of flat arrays, one entry per (example, rated item) pair, so a batch costs
+    O(ratings in it), never O(batch x n_items)):
+        items    int32 (nnz,)   item index of each history entry
+        weights  float32 (nnz,) its weight, already L2-normalised per example
+        rows     int32 (nnz,)   which example (0 .. batch-1) it belongs to
+        row_mask float32 (batch,) 1 for real examples, 0 for padding (also fixes the batch size,
+                 a compile-time constant under XLA)
+    pooled = segment_sum(weights * E[items], rows); user = tower(pooled); logits = user @ Q.T + b.
+    `members` > 1 trains that many independent towers side by side (an ensemble: separate
+    parameters and softmaxes, shared batches); serving averages their logits, which collapses into
+    one tower of width members x embedding_dim (`ml.train.ranker_arrays`).
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        embedding_dim: int,
+        tower_layers: tuple[int, ...] | list[int] = (),
+        members: int = 1,
+        item_item: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.n_items, self.embedding_dim, self.members = int(n_items), int(embedding_dim), int(members)
+        self.item_item = bool(item_item)
+        self.tower_layers = tuple(int(w) for w in tower_layers)
+        if self.tower_layers and self.members != 1:
+            raise ValueError("an ensemble (members > 1) needs the linear tower")
+        width = self.embedding_dim * self.members
+        self.item_embedding = self.add_weight(
+            shape=(self.n_items, width), initializer="glorot_uniform", name="item_embedding"
+        )
+        self.item_output = self.add_weight(
+            shape=(self.n_items, width), initializer="glorot_uniform", name="item_output"
+        )
+        self.item_bias = self.add_weight(
+            shape=(self.members, self.n_items), initializer="zeros", name="item_bias"
+        )
+        if self.item_item:
+            if self.tower_layers:
+                raise ValueError("the item-item term needs the linear tower")
+            # W[j, i]: how much having rated j raises item i; the diagonal is masked to 0
+            self.item_item_weights = self.add_weight(
+                shape=(self.n_items, self.n_items), initializer="zeros", name="item_item"
+            )
+        self.tower = [
+            keras.layers.Dense(w, activation="tanh", name=f"user_tower_{i}")
+            for i, w in enumerate(self.tower_layers)
+        ]
+        if self.tower_layers:
+            self.tower.append(keras.layers.Dense(self.embedding_dim, name="user_vector"))
+
+    def pool(self, inputs: dict[str, Any]) -> Any:
+        rows = ops.cast(inputs["rows"], "int32")
+        gathered = ops.take(self.item_embedding, ops.cast(inputs["items"], "int32"), axis=0)
+        weighted = gathered * ops.expand_dims(inputs["weights"], -1)
+        return ops.segment_sum(weighted, rows, num_segments=ops.shape(inputs["row_mask"])[0])
+
+    def masked_item_item(self) -> Any:
+        """W with a zero diagonal (an item never explains itself; the denoising targets include the inputs)."""
+        return self.item_item_weights * (1.0 - ops.eye(self.n_items, dtype=self.item_item_weights.dtype))
+
+    def item_item_logits(self, inputs: dict[str, Any]) -> Any:
+        """x @ W for the sparse weighted histories x: gather W's rows of the rated items, segment-sum."""
+        rows = ops.cast(inputs["rows"], "int32")
+        gathered = ops.take(self.masked_item_item(), ops.cast(inputs["items"], "int32"), axis=0)
+        weighted = gathered * ops.expand_dims(inputs["weights"], -1)
+        return ops.segment_sum(weighted, rows, num_segments=ops.shape(inputs["row_mask"])[0])
+
+    def member_logits(self, inputs: dict[str, Any]) -> list[Any]:
+        """Logits of each ensemble member, (batch, n_items) each (the item-item term is shared)."""
+        hidden = self.pool(inputs)
+        for layer in self.tower:
+            hidden = layer(hidden)
+        d = self.embedding_dim
+        shared = self.item_item_logits(inputs) if self.item_item else 0.0
+        return [
+            ops.matmul(
+                hidden[:, m * d : (m + 1) * d], ops.transpose(self.item_output[:, m * d : (m + 1) * d])
+            )
+            + self.item_bias[m]
+            + shared
+            for m in range(self.members)
+        ]
+
+    def call(self, inputs: dict[str, Any]) -> Any:
+        logits = self.member_logits(inputs)
+        return logits[0] if self.members == 1 else ops.mean(ops.stack(logits), axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "n_items": self.n_items,
+            "embedding_dim": self.embedding_dim,
+            "tower_layers": list(self.tower_layers),
+            "members": self.members,
+            "item_item": self.item_item,
+        }
+
+
+def sparse_inputs(dense: Any) -> dict[str, Any]:
+    """The ranker's flat inputs from dense (rows x n_items) history weights (tests, inspection)."""
+    import numpy as np
+
+    dense = np.asarray(dense, np.float32)
+    rows, items = np.nonzero(dense)
+    return {
+        "items": items.astype(np.int32),
+        "weights": dense[rows, items].astype(np.float32),
+        "rows": rows.astype(np.int32),
+        "row_mask": np.ones(dense.shape[0], np.float32),
+    }
+
+
+def build_ranker(n_items: int, config: TrainConfig) -> HistoryRanker:
+    """The ranking tower for `n_items` items as `config` describes it."""
+    model = HistoryRanker(
+        n_items,
+        config.embedding_dim,
+        config.user_tower_layers,
+        members=config.ensemble_members,
+        item_item=config.item_item_enabled(n_items),
+        name="ncf_ranker",
+    )
+    model(sparse_inputs([[0.0] * n_items]))  # build the tower's Dense layers
+    return model
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

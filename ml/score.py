@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.history import HistoryWeighting, RowSets, positions_from_end
+from ml.history import HistoryWeighting, RowSets, concat_ranges, positions_from_end
 from ml.ranking import chunks, mask_rows, top_n
 
 
@@ -78,19 +78,30 @@ def encode_histories(
     weighting: HistoryWeighting,
     item_embedding: np.ndarray,
     tower: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    users: np.ndarray | None = None,
 ) -> np.ndarray:
-    """User vectors for chronological histories: tower(normalise(weights) @ E), rows without items -> 0 input."""
-    weights = weighting.weights(rows.values, rows.positions)
-    row_of = np.repeat(np.arange(rows.n_rows), rows.row_lengths())
-    norms = np.sqrt(np.bincount(row_of, weights=weights.astype(np.float64) ** 2, minlength=rows.n_rows))
-    scale = (weights / np.maximum(norms[row_of], 1e-12)).astype(np.float32)
-    pooled = np.zeros((rows.n_rows, item_embedding.shape[1]), np.float32)
-    nonempty = np.flatnonzero(rows.row_lengths() > 0)
-    for part in chunks(len(nonempty), 4096):  # bounded memory: never (all ratings x dim) at once
-        members = nonempty[part]
-        start, end = rows.indptr[members[0]], rows.indptr[members[-1] + 1]
-        weighted = item_embedding[rows.indices[start:end]] * scale[start:end, None]
-        pooled[members] = np.add.reduceat(weighted, rows.indptr[members] - start, axis=0)
+    """User vectors for chronological histories: tower(normalise(weights) @ E), rows without items -> 0 input.
+
+    `users` (row indices) restricts the result to those rows, in that order (default: every row).
+    """
+    members = np.arange(rows.n_rows) if users is None else np.asarray(users, np.int64)
+    lengths = rows.indptr[members + 1] - rows.indptr[members]
+    pooled = np.zeros((len(members), item_embedding.shape[1]), np.float32)
+    for part in chunks(len(members), 4096):  # bounded memory: never (all ratings x dim) at once
+        sel, n = members[part], lengths[part]
+        flat = concat_ranges(rows.indptr[sel], n)
+        weights = weighting.weights(rows.values[flat], rows.positions[flat])
+        row_of = np.repeat(np.arange(len(sel)), n)
+        norms = np.sqrt(np.bincount(row_of, weights=weights.astype(np.float64) ** 2, minlength=len(sel)))
+        scale = (weights / np.maximum(norms[row_of], 1e-12)).astype(np.float32)
+        weighted = item_embedding[rows.indices[flat]] * scale[:, None]
+        block = np.zeros((len(sel), item_embedding.shape[1]), np.float32)
+        nonempty = n > 0
+        if nonempty.any():
+            offsets = np.concatenate(([0], np.cumsum(n)[:-1]))[nonempty]
+            block[nonempty] = np.add.reduceat(weighted, offsets, axis=0)
+        pooled[part] = block
     return apply_tower(pooled, tower)
 
 
@@ -170,6 +181,7 @@ class Scorer:
     def _fold_in_rating(self, idx: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float]:
         q = self.arrays["rating_item_factors"][idx].astype(np.float64)
         resid = r - self.global_mean - self.arrays["rating_item_bias"][idx]
+
         design = np.hstack([np.ones((len(idx), 1)), q])
         n = len(idx)
         penalty = np.full(design.shape[1], n * float(self.arrays["rating_l2"]))

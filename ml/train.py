@@ -12,20 +12,23 @@ Importing this module imports TensorFlow; only the training worker and the bench
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ml.artifacts import data_fingerprint
 from ml.config import TrainConfig
 from ml.evaluate import random_split, ranking_metrics, temporal_holdout
 from ml.history import HistoryWeighting, RowSets, build_rows, concat_ranges
-from ml.model import build_ranker, build_rating_model, multinomial_nll
-from ml.ranking import mask_rows, top_n
+from ml.model import HistoryRanker, build_ranker, build_rating_model
+from ml.ranking import chunks, mask_rows, top_n
 from ml.score import Scorer, encode_histories
 
 #: progress(phase, fraction of that phase done in [0, 1], metrics so far)
@@ -49,78 +52,223 @@ def _noop(phase: str, fraction: float, metrics: dict[str, Any]) -> None:
     return None
 
 
-class HistoryBatches(keras.utils.PyDataset):
-    """Training examples for the ranking tower, rebuilt every epoch from the per-user histories.
+@dataclass(frozen=True)
+class Examples:
+    """A block of training examples as flat arrays (one entry per (example, item) pair).
 
-    One example = one user with a fresh random split point and dropout mask:
+    `in_*`: the input history (weights already L2-normalised per example), `t_*`: the weighted
+    targets; `*_ptr` are CSR offsets per example (example k's entries are ptr[k]:ptr[k + 1]).
+    """
+
+    in_items: np.ndarray
+    in_weights: np.ndarray
+    in_ptr: np.ndarray
+    t_items: np.ndarray
+    t_weights: np.ndarray
+    t_ptr: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.in_ptr) - 1
+
+
+def make_examples(
+    rows: RowSets, users: np.ndarray, config: TrainConfig, rng: np.random.Generator
+) -> Examples:
+    """One example per entry of `users` (dense row indices, each with >= 2 ratings), vectorised.
+
       - next-items (1 - autoencoder_fraction): input = ratings before a random point (recency
         weights counted from that point), target = the next `target_window` ratings;
       - denoising (autoencoder_fraction): input = all ratings with dropout, target = all ratings.
-    Batches are whole pre-built numpy blocks (no per-row tf.data work); each batch's randomness is
-    seeded by (seed, epoch, batch) so a run is reproducible whatever order Keras asks in.
+    Input weights come from `config.history` (the weighting serving uses), L2-normalised.
+    """
+    cfg = config
+    n = len(users)
+    lengths = rows.indptr[users + 1] - rows.indptr[users]
+    starts = rows.indptr[users]
+    flat = concat_ranges(starts, lengths)
+    position = flat - np.repeat(starts, lengths)  # 0 = user's oldest rating
+    cut = (rng.random(n) * (lengths - 1)).astype(np.int64) + 1  # 1 .. len-1 inputs
+    autoencode_ex = rng.random(n) < cfg.autoencoder_fraction
+    autoencode = np.repeat(autoencode_ex, lengths)
+    cut_of = np.repeat(cut, lengths)
+    keep = rng.random(len(flat)) >= cfg.input_dropout
+    is_input = np.where(autoencode, keep, (position < cut_of) & keep)
+    is_target = np.where(autoencode, True, (position >= cut_of) & (position < cut_of + cfg.target_window))
+    from_end = np.where(autoencode, rows.positions[flat], np.maximum(cut_of - 1 - position, 0))
+    ratings = rows.values[flat]
+    weights = cfg.history.weights(ratings, from_end)
+    items = rows.indices[flat].astype(np.int32)
+    row_of = np.repeat(np.arange(n), lengths)
+    in_rows = row_of[is_input]
+    in_w = weights[is_input]
+    norms = np.sqrt(np.bincount(in_rows, weights=in_w.astype(np.float64) ** 2, minlength=n))
+    in_w = (in_w / np.maximum(norms[in_rows], 1e-12)).astype(np.float32)
+    target_w = np.where(ratings >= cfg.history.like_threshold, 1.0, cfg.target_dislike_weight)
+    t_rows = row_of[is_target]
+
+    def ptr(r: np.ndarray) -> np.ndarray:
+        return np.concatenate(([0], np.cumsum(np.bincount(r, minlength=n)))).astype(np.int64)
+
+    return Examples(
+        in_items=items[is_input],
+        in_weights=in_w,
+        in_ptr=ptr(in_rows),
+        t_items=items[is_target],
+        t_weights=target_w[is_target].astype(np.float32),
+        t_ptr=ptr(t_rows),
+    )
+
+
+Batch = tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]]
+
+
+class ExampleStream:
+    """Fixed-shape batches of sparse examples, rebuilt every epoch from the per-user histories.
+
+    Each user with >= 2 ratings contributes `samples_per_user` examples per epoch (fresh split
+    point and dropout each). Examples are packed in order into batches of at most `batch_size`
+    rows, `input_capacity` input entries and `target_capacity` target entries; every batch is
+    padded to exactly those sizes, so the XLA-compiled step sees one shape and compiles once.
+    Randomness is seeded by (seed, epoch, block), so a run is reproducible.
     """
 
-    def __init__(self, rows: RowSets, config: TrainConfig, *, seed: int) -> None:
-        super().__init__()
-        self.rows, self.config, self.seed = rows, config, seed
-        self.lengths = rows.row_lengths()
-        self.active = np.flatnonzero(self.lengths >= 2)
-        self.epoch = 0
-        self.order = self._plan()
+    #: examples generated per vectorised block (bounded memory at any data size)
+    BLOCK_BATCHES = 16
 
-    def _plan(self) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, self.epoch, 0])
-        return rng.permutation(np.tile(self.active, self.config.samples_per_user))
+    def __init__(self, rows: RowSets, config: TrainConfig, *, seed: int) -> None:
+        self.rows, self.config, self.seed = rows, config, seed
+        self.active = np.flatnonzero(rows.row_lengths() >= 2)
+        b = config.batch_size
+        probe_users = np.random.default_rng([seed, 10**6]).choice(self.active, min(len(self.active), 50 * b))
+        probe = make_examples(rows, probe_users, config, np.random.default_rng([seed, 10**6, 1]))
+        longest = int(rows.row_lengths().max()) if rows.n_rows else 1
+
+        def capacity(ptr: np.ndarray) -> int:
+            mean = ptr[-1] / max(len(ptr) - 1, 1)
+            # headroom over the mean so most batches are full of rows; rounded to whole KiB
+            cap = max(math.ceil(mean * b * 1.15), longest, 16)
+            return int(math.ceil(cap / 1024) * 1024)
+
+        self.input_capacity = capacity(probe.in_ptr)
+        self.target_capacity = capacity(probe.t_ptr)
+        self.samples = config.softmax_samples_for(rows.n_cols)
+        if self.samples:
+            # proposal for the shared negatives: popularity^0.75 (word2vec), logQ-corrected in the loss
+            counts = np.bincount(rows.indices, minlength=rows.n_cols).astype(np.float64)
+            proposal = np.power(counts + 1.0, 0.75)
+            self.proposal = proposal / proposal.sum()
+            self.proposal_cum = np.cumsum(self.proposal)
 
     @property
-    def num_batches(self) -> int:
-        return math.ceil(len(self.order) / self.config.batch_size)
+    def examples_per_epoch(self) -> int:
+        return len(self.active) * self.config.samples_per_user
 
-    def __len__(self) -> int:
-        return self.num_batches
+    def epoch(self, epoch: int) -> Iterator[Batch]:
+        cfg = self.config
+        rng = np.random.default_rng([self.seed, epoch, 0])
+        order = rng.permutation(np.tile(self.active, cfg.samples_per_user))
+        block = cfg.batch_size * self.BLOCK_BATCHES
+        for k, start in enumerate(range(0, len(order), block)):
+            examples = make_examples(
+                self.rows, order[start : start + block], cfg, np.random.default_rng([self.seed, epoch, k + 1])
+            )
+            batches = self._pack(examples)
+            if not self.samples:
+                yield from batches
+                continue
+            neg_rng = np.random.default_rng([self.seed, epoch, k + 1, 1])
+            for inputs, targets in batches:
+                neg = np.minimum(
+                    np.searchsorted(self.proposal_cum, neg_rng.random(self.samples) * self.proposal_cum[-1]),
+                    self.rows.n_cols - 1,
+                ).astype(np.int32)
+                log_sq = np.log(self.samples * self.proposal[neg]).astype(np.float32)
+                yield inputs, (*targets, neg, log_sq)
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self.order = self._plan()
+    def _pack(self, ex: Examples) -> Iterator[Batch]:
+        b, cap_in, cap_t = self.config.batch_size, self.input_capacity, self.target_capacity
+        n, start = len(ex), 0
+        while start < n:
+            end = min(
+                start + b,
+                int(np.searchsorted(ex.in_ptr, ex.in_ptr[start] + cap_in, side="right")) - 1,
+                int(np.searchsorted(ex.t_ptr, ex.t_ptr[start] + cap_t, side="right")) - 1,
+            )
+            end = max(end, start + 1)  # an example longer than a capacity: truncated below (never
+            # happens with the computed capacities, which exceed the longest history)
+            yield self._batch(ex, start, end)
+            start = end
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        cfg, rows = self.config, self.rows
-        users = self.order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
-        rng = np.random.default_rng([self.seed, self.epoch, index + 1])
-        n = len(users)
-        lengths = self.lengths[users]
-        starts = rows.indptr[users]
-        flat = concat_ranges(starts, lengths)
-        row_of = np.repeat(np.arange(n), lengths)
-        position = flat - np.repeat(starts, lengths)  # 0 = user's oldest rating
-        cut = (rng.random(n) * (lengths - 1)).astype(np.int64) + 1  # 1 .. len-1 inputs
-        autoencode = np.repeat(rng.random(n) < cfg.autoencoder_fraction, lengths)
-        cut_of = np.repeat(cut, lengths)
-        keep = rng.random(len(flat)) >= cfg.input_dropout
-        is_input = np.where(autoencode, keep, (position < cut_of) & keep)
-        is_target = np.where(autoencode, True, (position >= cut_of) & (position < cut_of + cfg.target_window))
-        from_end = np.where(autoencode, rows.positions[flat], cut_of - 1 - position)
-        ratings = rows.values[flat]
-        weights = cfg.history.weights(ratings, from_end)
-        items = rows.indices[flat]
-        x = np.zeros((n, rows.n_cols), np.float32)
-        x[row_of[is_input], items[is_input]] = weights[is_input]
-        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        target_w = np.where(ratings >= cfg.history.like_threshold, 1.0, cfg.target_dislike_weight)
-        y = np.zeros((n, rows.n_cols), np.float32)
-        y[row_of[is_target], items[is_target]] = target_w[is_target]
-        return x, y
+    def _batch(self, ex: Examples, start: int, end: int) -> Batch:
+        b, cap_in, cap_t = self.config.batch_size, self.input_capacity, self.target_capacity
+
+        def flat(ptr: np.ndarray, items: np.ndarray, weights: np.ndarray, cap: int):
+            lo, hi = int(ptr[start]), min(int(ptr[end]), int(ptr[start]) + cap)
+            rows = np.zeros(cap, np.int32)
+            rows[: hi - lo] = np.repeat(
+                np.arange(end - start, dtype=np.int32), np.diff(ptr[start : end + 1])
+            )[: hi - lo]
+            it = np.zeros(cap, np.int32)
+            it[: hi - lo] = items[lo:hi]
+            w = np.zeros(cap, np.float32)
+            w[: hi - lo] = weights[lo:hi]
+            return it, w, rows
+
+        in_items, in_w, in_rows = flat(ex.in_ptr, ex.in_items, ex.in_weights, cap_in)
+        t_items, t_w, t_rows = flat(ex.t_ptr, ex.t_items, ex.t_weights, cap_t)
+        mask = np.zeros(b, np.float32)
+        mask[: end - start] = 1.0
+        inputs = {"items": in_items, "weights": in_w, "rows": in_rows, "row_mask": mask}
+        return inputs, (t_items, t_w, t_rows)
+
+
+def prefetch(iterator: Iterator[Batch], depth: int = 3) -> Iterator[Batch]:
+    """Build batches in a background thread while the (GIL-free) TensorFlow step runs."""
+    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    done = object()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for item in iterator:
+                out.put(item)
+        except BaseException as exc:  # re-raised in the consumer
+            failure.append(exc)
+        finally:
+            out.put(done)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    while True:
+        item = out.get()
+        if item is done:
+            break
+        yield item
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 def ranker_arrays(ranker: keras.Model) -> dict[str, np.ndarray]:
-    """The ranking tower's weights as the numpy arrays `ml.score.Scorer` serves from."""
+    """The ranking tower's weights as the numpy arrays `ml.score.Scorer` serves from.
+
+    An ensemble's mean logits, mean_m(u_m . Q_m + b_m), equal one tower's [u_1..u_k] . [Q_1..Q_k] / k
+    + mean_m b_m, so members are concatenated and the output side scaled by 1/k.
+    """
+    members = int(ranker.members)
+    embedding = np.asarray(ranker.item_embedding.numpy(), np.float32)
+    output = np.asarray(ranker.item_output.numpy(), np.float32) / members
+    if ranker.item_item:
+        # x @ W = (x @ I) @ W: the item-item term is a tower with identity input embeddings
+        w = np.asarray(ranker.masked_item_item().numpy(), np.float32)
+        embedding = np.hstack([embedding, np.eye(ranker.n_items, dtype=np.float32)])
+        output = np.hstack([output, w.T])
     arrays: dict[str, np.ndarray] = {
-        "item_embedding": np.asarray(ranker.get_layer("item_embedding").kernel.numpy(), np.float32),
+        "item_embedding": embedding,
+        "item_output": np.ascontiguousarray(output),
+        "item_bias": np.asarray(ranker.item_bias.numpy(), np.float32).mean(axis=0),
     }
-    out = ranker.get_layer("item_output")
-    arrays["item_output"] = np.ascontiguousarray(np.asarray(out.kernel.numpy(), np.float32).T)
-    arrays["item_bias"] = np.asarray(out.bias.numpy(), np.float32)
-    tower = [layer for layer in ranker.layers if layer.name.startswith(("user_tower_", "user_vector"))]
+    tower = ranker.tower
     arrays["tower_layers"] = np.array(len(tower))
     for i, layer in enumerate(tower):
         arrays[f"tower_kernel_{i}"] = np.asarray(layer.kernel.numpy(), np.float32)
@@ -141,49 +289,105 @@ def validation_ranking(
     relevant_rows: RowSets,
     *,
     k: int = 10,
+    users: np.ndarray | None = None,
+    chunk_size: int = 2048,
 ) -> dict[str, float]:
-    """Full-ranking metrics of the tower's current weights on a held-out split (numpy, fast)."""
-    users = np.flatnonzero(relevant_rows.row_lengths() > 0)
-    vectors = encode_histories(fit_rows, weighting, arrays["item_embedding"], _tower(arrays))[users]
-    scores = vectors @ arrays["item_output"].T + arrays["item_bias"]
+    """Full-ranking metrics of the tower's current weights on a held-out split (numpy, chunked)."""
+    if users is None:
+        users = np.flatnonzero(relevant_rows.row_lengths() > 0)
+    vectors = encode_histories(fit_rows, weighting, arrays["item_embedding"], _tower(arrays), users=users)
     lengths = fit_rows.row_lengths()[users]
     indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     seen = fit_rows.indices[concat_ranges(fit_rows.indptr[users], lengths)]
-    mask_rows(scores, indptr, seen)
-    top, _ = top_n(scores, k)
-    return ranking_metrics(top, [relevant_rows.row(u) for u in users], k=k, n_items=fit_rows.n_cols)
+    top = np.empty((len(users), k), np.int64)
+    for part in chunks(len(users), chunk_size):
+        scores = vectors[part] @ arrays["item_output"].T + arrays["item_bias"]
+        mask_rows(scores, indptr, seen, row_offset=part.start)
+        top[part] = top_n(scores, k)[0]
+    return ranking_metrics(top, [relevant_rows.row(int(u)) for u in users], k=k, n_items=fit_rows.n_cols)
 
 
-class _RankingMonitor(keras.callbacks.Callback):
-    """Adds validation NDCG@10 / Recall@10 to the epoch logs (for EarlyStopping) and reports progress."""
+def _train_step_fn(
+    model: HistoryRanker, optimizer: keras.optimizers.Optimizer, jit: bool, l2_item_item: float = 0.0
+) -> Callable:
+    """The compiled step: sparse forward, softmax NLL against the sparse weighted targets.
 
-    def __init__(
-        self,
-        weighting: HistoryWeighting,
-        fit_rows: RowSets,
-        relevant_rows: RowSets | None,
-        progress: Progress,
-        phase: str,
-        epochs: int,
-    ) -> None:
-        super().__init__()
-        self.weighting, self.fit_rows, self.relevant_rows = weighting, fit_rows, relevant_rows
-        self.progress, self.phase, self.epochs = progress, phase, epochs
-        self.history: dict[str, list[float]] = {"loss": [], "val_ndcg@10": [], "val_recall@10": []}
+    Full softmax over every item, or (when the batch carries shared negatives) a sampled softmax:
+    each target competes with the batch's S negatives drawn from a popularity^0.75 proposal q, their
+    logits corrected by -log(S q_j) (Bengio & Senecal 2008; Jean et al. 2015), so the expected
+    partition function matches the full one while the (batch x n_items) block shrinks to (batch x S).
+    """
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs if logs is not None else {}
-        self.history["loss"].append(float(logs.get("loss", np.nan)))
-        report: dict[str, Any] = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan))}
-        if self.relevant_rows is not None:
-            m = validation_ranking(
-                ranker_arrays(self.model), self.weighting, self.fit_rows, self.relevant_rows
+    def full_loss(inputs: dict[str, Any], t_items: Any, t_weights: Any, t_rows: Any) -> Any:
+        b = tf.shape(inputs["row_mask"])[0]
+        total = 0.0
+        mass = tf.maximum(tf.math.unsorted_segment_sum(t_weights, t_rows, b), 1e-6)
+        n_real = tf.maximum(tf.reduce_sum(inputs["row_mask"]), 1.0)
+        for logits in model.member_logits(inputs):
+            lse = tf.reduce_logsumexp(logits, axis=1)
+            picked = tf.gather_nd(logits, tf.stack([t_rows, t_items], axis=1))
+            nll = t_weights * (tf.gather(lse, t_rows) - picked)
+            per_row = tf.math.unsorted_segment_sum(nll, t_rows, b) / mass
+            total += tf.reduce_sum(per_row) / n_real
+        if model.item_item and l2_item_item > 0:
+            total += l2_item_item * tf.reduce_sum(tf.square(model.item_item_weights))
+        return total
+
+    def sampled_loss(
+        inputs: dict[str, Any], t_items: Any, t_weights: Any, t_rows: Any, negatives: Any, log_sq: Any
+    ) -> Any:
+        b = tf.shape(inputs["row_mask"])[0]
+        total = 0.0
+        mass = tf.maximum(tf.math.unsorted_segment_sum(t_weights, t_rows, b), 1e-6)
+        n_real = tf.maximum(tf.reduce_sum(inputs["row_mask"]), 1.0)
+        d = model.embedding_dim
+        hidden = model.pool(inputs)
+        for layer in model.tower:
+            hidden = layer(hidden)
+        for m in range(model.members):
+            h = hidden[:, m * d : (m + 1) * d]
+            q = model.item_output[:, m * d : (m + 1) * d]
+            bias = model.item_bias[m]
+            neg = (
+                tf.matmul(h, tf.gather(q, negatives), transpose_b=True) + tf.gather(bias, negatives) - log_sq
             )
-            logs["val_ndcg@10"], logs["val_recall@10"] = m["ndcg"], m["recall"]
-            self.history["val_ndcg@10"].append(m["ndcg"])
-            self.history["val_recall@10"].append(m["recall"])
-            report.update({"val_ndcg@10": m["ndcg"], "val_recall@10": m["recall"]})
-        self.progress(self.phase, (epoch + 1) / self.epochs, report)
+            lse_neg = tf.reduce_logsumexp(neg, axis=1)
+            pos = tf.reduce_sum(tf.gather(h, t_rows) * tf.gather(q, t_items), axis=1) + tf.gather(
+                bias, t_items
+            )
+            nll = t_weights * (tf.math.reduce_logsumexp(tf.stack([pos, tf.gather(lse_neg, t_rows)]), 0) - pos)
+            per_row = tf.math.unsorted_segment_sum(nll, t_rows, b) / mass
+            total += tf.reduce_sum(per_row) / n_real
+        return total
+
+    def step(inputs: dict[str, Any], *targets: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = full_loss(inputs, *targets) if len(targets) == 3 else sampled_loss(inputs, *targets)
+        variables = model.trainable_variables
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+        optimizer.apply(grads, variables)
+        return loss
+
+    return tf.function(step, jit_compile=jit, reduce_retracing=True)
+
+
+@dataclass
+class _FitState:
+    model: HistoryRanker
+    optimizer: keras.optimizers.Optimizer
+    step: Callable
+
+
+def _new_fit_state(n_items: int, config: TrainConfig) -> _FitState:
+    keras.utils.set_random_seed(config.seed)
+    if config.item_item_enabled(n_items) and config.softmax_samples_for(n_items):
+        raise ValueError("the item-item term needs the full softmax (softmax_samples=0)")
+    model = build_ranker(n_items, config)
+    optimizer = keras.optimizers.Adam(config.learning_rate)
+    optimizer.build(model.trainable_variables)
+    return _FitState(
+        model, optimizer, _train_step_fn(model, optimizer, config.jit_compile, config.item_item_l2)
+    )
 
 
 def _fit_ranker(
@@ -194,31 +398,59 @@ def _fit_ranker(
     relevant_rows: RowSets | None,
     progress: Progress,
     phase: str,
-    model: keras.Model | None = None,
-) -> tuple[keras.Model, _RankingMonitor, int, float]:
-    """Fit (or, given `model`, continue fitting) the ranking tower on `rows`."""
-    keras.utils.set_random_seed(config.seed)
-    if model is None:
-        model = build_ranker(rows.n_cols, config)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss=multinomial_nll,
-            jit_compile=config.jit_compile,
-        )
-    batches = HistoryBatches(rows, config, seed=config.seed + (1 if phase == "ranking_refit" else 0))
-    monitor = _RankingMonitor(config.history, rows, relevant_rows, progress, phase, epochs)
-    callbacks: list[keras.callbacks.Callback] = [monitor]
+    state: _FitState | None = None,
+) -> tuple[_FitState, dict[str, list[float]], int, float]:
+    """Fit (or, given `state`, continue fitting) the ranking tower on `rows`.
+
+    With `relevant_rows`, early stopping on validation NDCG@10 (patience `config.patience`; the
+    best epoch's weights are restored). Returns (state, history, epochs run, seconds fitting).
+    """
+    state = state or _new_fit_state(rows.n_cols, config)
+    stream = ExampleStream(rows, config, seed=config.seed + (1 if phase == "ranking_refit" else 0))
+    history: dict[str, list[float]] = {"loss": [], "val_ndcg@10": [], "val_recall@10": []}
+    val_users = None
     if relevant_rows is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_ndcg@10", mode="max", patience=config.patience, restore_best_weights=True
+        val_users = np.flatnonzero(relevant_rows.row_lengths() > 0)
+        if len(val_users) > config.validation_users:
+            pick = np.random.default_rng([config.seed, 7]).choice(
+                len(val_users), config.validation_users, replace=False
             )
-        )
-    start = time.perf_counter()
-    model.fit(batches, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
-    seconds = time.perf_counter() - start
-    ran = len(monitor.history["loss"])
-    return model, monitor, ran, seconds
+            val_users = np.sort(val_users[pick])
+    best, best_weights, since_best = -1.0, None, 0
+    seconds, ran = 0.0, 0
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        losses, done = [], 0
+        for inputs, targets in prefetch(stream.epoch(epoch)):
+            losses.append(state.step(inputs, *targets))
+            done += int(inputs["row_mask"].sum())
+            if len(losses) % 25 == 0:  # within-epoch progress for long epochs
+                fraction = (epoch + min(done / max(stream.examples_per_epoch, 1), 1.0)) / epochs
+                progress(phase, fraction, {"epoch": epoch + 1, "examples": done})
+        loss = float(np.mean([float(x) for x in losses]))  # one sync per epoch, not per step
+        seconds += time.perf_counter() - start
+        ran += 1
+        history["loss"].append(loss)
+        report: dict[str, Any] = {"epoch": epoch + 1, "loss": loss}
+        if relevant_rows is not None:
+            m = validation_ranking(
+                ranker_arrays(state.model), config.history, rows, relevant_rows, users=val_users
+            )
+            history["val_ndcg@10"].append(m["ndcg"])
+            history["val_recall@10"].append(m["recall"])
+            report.update({"val_ndcg@10": m["ndcg"], "val_recall@10": m["recall"]})
+            if m["ndcg"] > best:
+                best, since_best = m["ndcg"], 0
+                best_weights = [v.numpy().copy() for v in state.model.weights]
+            else:
+                since_best += 1
+        progress(phase, (epoch + 1) / epochs, report)
+        if relevant_rows is not None and since_best >= config.patience:
+            break
+    if best_weights is not None:
+        for variable, value in zip(state.model.weights, best_weights, strict=True):
+            variable.assign(value)
+    return state, history, ran, seconds
 
 
 def train_rating_head(
@@ -232,7 +464,8 @@ def train_rating_head(
     progress: Progress | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Fit the rating head on dense indices; early stopping on a random validation share."""
-    progress = progress or _noop
+    report: Progress = progress or _noop
+    config = config.resolve(n_users=n_users, n_items=n_items, n_ratings=len(ratings))
     keras.utils.set_random_seed(config.seed)
     val = random_split(len(ratings), test_fraction=config.rating_validation_fraction, seed=config.seed)
     fit = ~val
@@ -251,7 +484,7 @@ def train_rating_head(
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = logs or {}
             rmse = math.sqrt(logs["val_loss"]) if "val_loss" in logs else None
-            progress("rating", (epoch + 1) / config.rating_max_epochs, {"epoch": epoch + 1, "val_rmse": rmse})
+            report("rating", (epoch + 1) / config.rating_max_epochs, {"epoch": epoch + 1, "val_rmse": rmse})
 
     callbacks: list[keras.callbacks.Callback] = [_Report()]
     validation = None
@@ -326,6 +559,7 @@ def train(
     user_ids, u = np.unique(users, return_inverse=True)
     item_ids, i = np.unique(items, return_inverse=True)
     n_users, n_items = len(user_ids), len(item_ids)
+    config = config.resolve(n_users=n_users, n_items=n_items, n_ratings=len(ratings))
     all_rows = build_rows(u, i, ratings, timestamps, n_rows=n_users, n_cols=n_items)
     metrics: dict[str, Any] = {"n_users": n_users, "n_items": n_items, "n_ratings": len(ratings)}
     timings: dict[str, float] = {"prepare": time.perf_counter() - t_start}
@@ -346,7 +580,7 @@ def train(
         relevant = build_rows(
             u[liked], i[liked], ratings[liked], timestamps[liked], n_rows=n_users, n_cols=n_items
         )
-        ranker, monitor, ran, seconds = _fit_ranker(
+        state, history, ran, seconds = _fit_ranker(
             fit_rows,
             config,
             epochs=config.max_epochs,
@@ -354,7 +588,6 @@ def train(
             progress=progress,
             phase="ranking",
         )
-        history = monitor.history
         scores = history["val_ndcg@10"]
         best = int(np.argmax(scores)) if scores else ran - 1
         epochs = best + 1
@@ -370,15 +603,15 @@ def train(
     timings["ranking"] = time.perf_counter() - t0
     if config.validation_holdout <= 0 or config.refit_on_full:
         t0 = time.perf_counter()
-        continue_from = ranker if config.validation_holdout > 0 and config.refit_epochs > 0 else None
-        ranker, _, ran, seconds = _fit_ranker(
+        continue_from = state if config.validation_holdout > 0 and config.refit_epochs > 0 else None
+        state, _, ran, seconds = _fit_ranker(
             all_rows,
             config,
             epochs=config.refit_epochs if continue_from is not None else epochs,
             relevant_rows=None,
             progress=progress,
             phase="ranking_refit",
-            model=continue_from,
+            state=continue_from,
         )
         ranking_examples += int(all_rows.indices.size) * config.samples_per_user * ran
         ranking_fit_seconds += seconds
@@ -393,6 +626,7 @@ def train(
 
     t0 = time.perf_counter()
     progress("export", 0.0, {})
+    ranker = state.model
     arrays = ranker_arrays(ranker)
     arrays.update(rating_arrays(rating_model, ratings, config))
     arrays["user_ids"], arrays["item_ids"] = user_ids, item_ids

@@ -49,10 +49,10 @@ def test_loaded_scorer_gives_identical_results(artifact, trained):
 
 def test_loaded_keras_models_predict_like_the_trained_ones(artifact, trained):
     ranker, rating = load_keras_models(artifact)
-    x = np.random.default_rng(0).random((4, 120)).astype(np.float32)
-    np.testing.assert_allclose(
-        ranker.predict(x, verbose=0), trained.result.ranker.predict(x, verbose=0), atol=1e-6
-    )
+    from ml.model import sparse_inputs
+
+    x = sparse_inputs(np.random.default_rng(0).random((4, 120)).astype(np.float32))
+    np.testing.assert_allclose(np.asarray(ranker(x)), np.asarray(trained.result.ranker(x)), atol=1e-6)
     pairs = {"user": np.arange(5, dtype=np.int32), "item": np.arange(5, dtype=np.int32)}
     np.testing.assert_allclose(
         rating.predict(pairs, verbose=0), trained.result.rating_model.predict(pairs, verbose=0)

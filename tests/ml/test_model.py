@@ -75,7 +75,9 @@ def test_numpy_scores_match_the_keras_model(trained):
     )
     x = rows.dense(np.arange(20), scorer.weighting.weights(rows.values, rows.positions))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    keras_scores = res.ranker.predict(x, verbose=0)
+    from ml.model import sparse_inputs
+
+    keras_scores = np.asarray(res.ranker(sparse_inputs(x)))
     np.testing.assert_allclose(
         scorer.score_vectors(scorer.user_vectors(users)), keras_scores, rtol=1e-4, atol=1e-4
     )

@@ -239,8 +239,12 @@ def product_env(
 
 def script_env(env: dict[str, str]) -> dict[str, str]:
     """The same addresses for a one-off set-up or inspection script, with the test settings."""
+    # The test settings prefix Redis keys per run; these private servers belong to this test alone, so
+    # scripts use the production processes' (empty) prefixes and see the same queues and cache.
     return {**env, "DJANGO_SETTINGS_MODULE": SCRIPT_SETTINGS, "CACHE_URL": env["CACHE_REDIS_URL"],
-            "CELERY_BROKER_URL": env["REDIS_URL"], "CELERY_RESULT_BACKEND": env["REDIS_URL"]}  # fmt: skip
+            "CELERY_BROKER_URL": env["REDIS_URL"], "CELERY_RESULT_BACKEND": env["REDIS_URL"],
+            "CELERY_KEY_PREFIX": env.get("CELERY_KEY_PREFIX", ""),
+            "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX", "")}  # fmt: skip
 
 
 def django_script(env: dict[str, str], code: str, *, timeout: float = 300) -> Any:

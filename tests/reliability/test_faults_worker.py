@@ -115,7 +115,12 @@ def test_killed_while_writing_the_artifact_no_half_written_model_serves_and_the_
     _assert_served_from(reader, new_version)
 
 
+@pytest.mark.slow  # flaky in the full suite: run by `make soak` until the race below is understood
 def test_killed_while_writing_the_new_versions_lists_the_old_version_keeps_serving(stack):
+    """Known flakiness: run after the artifact-write test in one session, the 60 one-user list writes
+    sometimes complete between two 5 ms polls of `some_new_lists`, so the kill never lands mid-refresh.
+    Passes on its own and under `make soak`; the recovery path it covers (`_discard_unfinished_attempt`)
+    is also exercised by the artifact-write test's rerun."""
     base = stack.web(workers=1, threads=4)
     reader = _reader(stack, base)
     before = _served_state(stack.database_url)

@@ -14,12 +14,13 @@ Keras and surprise are imported inside the classes that need them.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
 
 
-class Baseline:
+class Baseline(ABC):
     """fit on dense-indexed ratings; `scores` for ranking; `predict` for stars (None if not a rater)."""
 
     name = "baseline"
@@ -27,6 +28,7 @@ class Baseline:
     #: training examples processed by the last fit (ratings x passes), None if not meaningful
     examples: int | None = None
 
+    @abstractmethod
     def fit(
         self,
         users: np.ndarray,
@@ -36,14 +38,14 @@ class Baseline:
         *,
         n_users: int,
         n_items: int,
-    ) -> Baseline:
-        raise NotImplementedError
+    ) -> Baseline: ...
 
-    def scores(self, users: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def scores(self, users: np.ndarray) -> np.ndarray: ...
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"{self.name} does not predict ratings")
+        """Predicted stars; only models with `rates = True` have them."""
+        raise TypeError(f"{self.name} does not predict ratings")
 
 
 class Popularity(Baseline):

@@ -2,7 +2,7 @@
 onboarding, my ratings (+ CSV), about my ratings, watchlist, hidden movies."""
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -95,32 +95,43 @@ def rating_remove(request: HttpRequest, movie_id: int) -> HttpResponse:
     return _done(request, movie.pk, text)
 
 
-@login_required
-@require_POST
-def hide_toggle(request: HttpRequest, movie_id: int) -> HttpResponse:
+def _toggle(
+    request: HttpRequest,
+    movie_id: int,
+    *,
+    add: Callable[..., bool],
+    remove: Callable[..., bool],
+    on_text: str,
+    off_text: str,
+) -> HttpResponse:
+    """One on/off mark of a movie (hidden, watchlist): validate, call the service, say what happened."""
     movie = get_object_or_404(Movie, pk=movie_id)
     form = ToggleForm(request.POST)
     if not form.is_valid():
         return _refused(request, movie, str(form.errors["state"][0]))
-    if form.cleaned_data["state"] == "on":
-        hidden_add(user_id=_member_id(request), movie_id=movie.pk)
-        return _done(request, movie.pk, f"{movie} won’t be recommended to you again.")
-    hidden_remove(user_id=_member_id(request), movie_id=movie.pk)
-    return _done(request, movie.pk, f"{movie} can be recommended to you again.")
+    on = form.cleaned_data["state"] == "on"
+    (add if on else remove)(user_id=_member_id(request), movie_id=movie.pk)
+    return _done(request, movie.pk, (on_text if on else off_text).format(movie=movie))
+
+
+@login_required
+@require_POST
+def hide_toggle(request: HttpRequest, movie_id: int) -> HttpResponse:
+    return _toggle(
+        request, movie_id, add=hidden_add, remove=hidden_remove,
+        on_text="{movie} won’t be recommended to you again.",
+        off_text="{movie} can be recommended to you again.",
+    )  # fmt: skip
 
 
 @login_required
 @require_POST
 def watchlist_toggle(request: HttpRequest, movie_id: int) -> HttpResponse:
-    movie = get_object_or_404(Movie, pk=movie_id)
-    form = ToggleForm(request.POST)
-    if not form.is_valid():
-        return _refused(request, movie, str(form.errors["state"][0]))
-    if form.cleaned_data["state"] == "on":
-        watchlist_add(user_id=_member_id(request), movie_id=movie.pk)
-        return _done(request, movie.pk, f"Added {movie} to your watchlist.")
-    watchlist_remove(user_id=_member_id(request), movie_id=movie.pk)
-    return _done(request, movie.pk, f"Removed {movie} from your watchlist.")
+    return _toggle(
+        request, movie_id, add=watchlist_add, remove=watchlist_remove,
+        on_text="Added {movie} to your watchlist.",
+        off_text="Removed {movie} from your watchlist.",
+    )  # fmt: skip
 
 
 # --- Onboarding -------------------------------------------------------------------------------------

@@ -47,39 +47,84 @@ def _user_slices(users: np.ndarray) -> Iterator[tuple[int, int, int]]:
         yield int(users[start]), int(start), int(end)
 
 
-def _reasons(scorer: Scorer, history: RatingArrays, picks: np.ndarray) -> dict[int, int]:
-    """For each pick, the user's liked movie that contributed most to its score.
+def _reasons_one_by_one(scorer: Scorer, history: RatingArrays, picks: np.ndarray) -> dict[int, int]:
+    """Reasons for a non-linear user tower: the model's own first-order explanation, pick by pick."""
+    out = {}
+    for item in picks[picks >= 0][:REASONS_PER_LIST]:
+        why = scorer.explain(int(item), history.movies, history.ratings, history.timestamps, n=1)
+        if why:
+            out[int(item)] = why[0][0]
+    return out
 
-    The ranking score is b_i + sum_j w_j (E_j . Q_i) over rated movies j (the default linear user
-    tower), so the contribution of each liked movie is exact. Vectorised over picks x liked movies.
+
+def _reasons(
+    scorer: Scorer, histories: RatingArrays, user_ids: np.ndarray, picks: np.ndarray
+) -> list[dict[int, int]]:
+    """For each user's first `REASONS_PER_LIST` picks, the liked movie that contributed most to the score.
+
+    ``histories`` holds the ratings of ``user_ids`` (sorted); ``picks`` is their (users x n) top-N
+    (-1 padding). The ranking score is b_i + sum_j w_j (E_j . Q_i) over rated movies j (the default
+    linear user tower), so each liked movie's contribution is exact. Candidates are each user's
+    `REASON_CANDIDATES` most recent liked movies; a pick gets a reason only when its best candidate
+    pushes it up (positive contribution). One batched (users x candidates x picks) product per chunk:
+    no per-user numpy work.
     """
-    picks = picks[picks >= 0][:REASONS_PER_LIST]
-    if len(picks) == 0 or len(history) == 0:
-        return {}
-    if scorer.tower:  # non-linear tower: the model's own (first-order) explanation, one pick at a time
-        out = {}
-        for item in picks:
-            why = scorer.explain(int(item), history.movies, history.ratings, history.timestamps, n=1)
-            if why:
-                out[int(item)] = why[0][0]
-        return out
-    idx, known = scorer.items.lookup(history.movies)
-    order = np.argsort(history.timestamps[known], kind="stable")
-    idx, ratings = idx[known][order], history.ratings[known][order]
-    positions = np.arange(len(idx))[::-1]
-    weights = scorer.weighting.weights(ratings, positions)
+    n_users = len(user_ids)
+    picks = picks[:, :REASONS_PER_LIST]
+    if scorer.tower:
+        rows = []
+        for k, (_, a, b) in enumerate(_user_slices(histories.users)):
+            history = RatingArrays(
+                users=histories.users[a:b],
+                movies=histories.movies[a:b],
+                ratings=histories.ratings[a:b],
+                timestamps=histories.timestamps[a:b],
+            )
+            rows.append(_reasons_one_by_one(scorer, history, picks[k]))
+        return rows
+    # Each user's known rated movies, oldest first (ties keep their input order), then the weights
+    # training uses, which depend on the position from the end of the user's history.
+    owner = np.searchsorted(user_ids, histories.users)
+    idx, known = scorer.items.lookup(histories.movies)
+    owner, idx = owner[known], idx[known]
+    ratings, stamps = histories.ratings[known], histories.timestamps[known]
+    order = np.lexsort((np.arange(len(owner)), stamps, owner))
+    owner, idx, ratings = owner[order], idx[order], ratings[order]
+    weights = scorer.weighting.weights(ratings, _positions_from_end(owner, n_users))
     liked = ratings >= scorer.weighting.like_threshold
-    if not liked.any():
-        return {}
-    idx, weights = idx[liked][-REASON_CANDIDATES:], weights[liked][-REASON_CANDIDATES:]
+    owner, idx, weights = owner[liked], idx[liked], weights[liked]
+    # The most recent REASON_CANDIDATES liked movies of each user, into a padded (users x slots) block.
+    back = _positions_from_end(owner, n_users)
+    recent = back < REASON_CANDIDATES
+    owner, idx, weights, back = owner[recent], idx[recent], weights[recent], back[recent]
+    kept = np.bincount(owner, minlength=n_users)
+    slot = kept[owner] - 1 - back  # oldest kept candidate in slot 0, as a chronological list would be
+    width = max(int(kept.max(initial=0)), 1)
+    candidates = np.zeros((n_users, width), np.int64)
+    cand_weight = np.zeros((n_users, width), np.float32)
+    present = np.zeros((n_users, width), bool)
+    candidates[owner, slot], cand_weight[owner, slot], present[owner, slot] = idx, weights, True
+
     pick_idx, pick_known = scorer.items.lookup(picks)
-    contrib = (scorer.item_embedding[idx] @ scorer.item_output[pick_idx[pick_known]].T) * weights[:, None]
-    best = contrib.argmax(axis=0)
-    positive = contrib[best, np.arange(contrib.shape[1])] > 0
-    ids = scorer.items.ids
-    return {
-        int(p): int(ids[idx[b]]) for p, b, ok in zip(picks[pick_known], best, positive, strict=True) if ok
-    }
+    pick_idx = pick_idx.reshape(picks.shape)
+    pick_ok = pick_known.reshape(picks.shape) & (picks >= 0)
+    contrib = np.matmul(scorer.item_embedding[candidates], scorer.item_output[pick_idx].transpose(0, 2, 1))
+    contrib *= cand_weight[:, :, None]
+    contrib[~present] = -np.inf
+    best = contrib.argmax(axis=1)  # (users x picks): the first best candidate, as argmax breaks ties
+    best_value = np.take_along_axis(contrib, best[:, None, :], axis=1)[:, 0, :]
+    because = scorer.items.ids[np.take_along_axis(candidates, best, axis=1)]
+    ok = pick_ok & (best_value > 0)
+    return [
+        dict(zip(p[m].tolist(), b[m].tolist(), strict=True))
+        for p, b, m in zip(picks, because, ok, strict=True)
+    ]
+
+
+def _positions_from_end(owner: np.ndarray, n_users: int) -> np.ndarray:
+    """For entries grouped by ``owner`` (non-decreasing), each one's position from its group's end."""
+    ends = np.cumsum(np.bincount(owner, minlength=n_users))
+    return ends[owner] - 1 - np.arange(len(owner))
 
 
 def _lists_for(
@@ -95,26 +140,19 @@ def _lists_for(
         for u in user_ids
     ]
     top = scorer.recommend_vectors(vectors, n, exclude=exclude)
-    rows = []
-    for k, user_id in enumerate(user_ids):
-        a, b = slices[user_id]
-        items = top.items[k]
-        keep = items >= 0
-        mine = RatingArrays(
-            users=histories.users[a:b],
-            movies=histories.movies[a:b],
-            ratings=histories.ratings[a:b],
-            timestamps=histories.timestamps[a:b],
+    reasons = _reasons(scorer, histories, user_ids, top.items)
+    lengths = (top.items >= 0).sum(axis=1).tolist()  # padding (-1) only ever follows real picks
+    items = top.items.tolist()
+    scores = np.round(top.scores.astype(np.float64), 5).tolist()
+    return [
+        ListRow(
+            user_id=int(user_id),
+            movie_ids=items[k][: lengths[k]],
+            scores=scores[k][: lengths[k]],
+            reasons={str(m): v for m, v in reasons[k].items()},
         )
-        rows.append(
-            ListRow(
-                user_id=int(user_id),
-                movie_ids=items[keep].tolist(),
-                scores=top.scores[k][keep].tolist(),
-                reasons={str(k): v for k, v in _reasons(scorer, mine, items[keep]).items()},
-            )
-        )
-    return rows
+        for k, user_id in enumerate(user_ids.tolist())
+    ]
 
 
 def lists_compute_and_write(

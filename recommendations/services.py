@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -157,8 +158,8 @@ def recommendation_lists_write(
             RecommendationList(
                 user_id=row.user_id,
                 model_version_id=version_id,
-                movie_ids=[int(m) for m in row.movie_ids],
-                scores=[round(float(s), 5) for s in row.scores],
+                movie_ids=np.asarray(row.movie_ids, np.int64).tolist(),
+                scores=np.round(np.asarray(row.scores, np.float64), 5).tolist(),
                 reasons={str(k): int(v) for k, v in row.reasons.items()},
                 folded_in=folded_in,
                 generated_at=now,

@@ -25,3 +25,17 @@ def test_top_n_returns_copies_not_views():
     idx, vals = top_n(scores, 5)
     assert idx.base is None
     assert vals.base is None
+
+
+def test_a_large_block_split_across_threads_gives_each_row_its_own_exact_top_n():
+    rng = np.random.default_rng(3)
+    scores = rng.random((1001, 300)).astype(np.float32)  # above the threading threshold, odd row count
+    scores[::7, :250] = -np.inf  # rows with fewer candidates than n
+    idx, vals = top_n(scores, 60)
+    assert idx.shape == vals.shape == (1001, 60)
+    for row in (0, 1, 499, 500, 501, 1000):
+        finite = np.isfinite(scores[row])
+        expected = np.argsort(-np.where(finite, scores[row], -np.inf), kind="stable")[:60]
+        got = idx[row][np.isfinite(vals[row])]
+        assert got.tolist() == expected[: len(got)].tolist()
+        assert len(got) == min(60, finite.sum())

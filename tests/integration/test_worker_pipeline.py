@@ -89,7 +89,15 @@ def test_concurrent_requests_produce_exactly_one_training(tiny, start_worker):
 def test_killing_the_training_process_leaves_the_served_model_alone(tiny, start_worker):
     world = build_world()
     # Any finished model is promoted here: this test is about surviving the kill, not about the gate.
-    worker = start_worker("ml", queues="training", **WORKER_ENV, RECOMMENDATIONS_PROMOTION_TOLERANCE="1")
+    # Training runs its full epoch budget (no early stopping), so it lasts seconds rather than the
+    # tiny model's usual fraction of one and there is a training phase to kill on an idle machine too.
+    long_training = {**TINY_TRAIN_CONFIG, "max_epochs": 300, "patience": 300}
+    worker = start_worker(
+        "ml",
+        queues="training",
+        **{**WORKER_ENV, "RECOMMENDATIONS_TRAIN_CONFIG": json.dumps(long_training)},
+        RECOMMENDATIONS_PROMOTION_TOLERANCE="1",
+    )
     first = training_run_request(trigger="api")
     wait_for(finished(first), timeout=240, what="the first retrain")
     active = ModelVersion.objects.get(is_active=True)

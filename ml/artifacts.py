@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ml import ARTIFACT_FORMAT_VERSION, __version__
+from ml.failpoints import failpoint
 from ml.history import HistoryWeighting
 from ml.score import Scorer
 
@@ -94,6 +95,7 @@ def save_artifact(result: TrainResult, directory: str | os.PathLike[str]) -> Pat
     try:
         arrays = result.scorer.arrays
         np.savez(staging / ARRAYS, **arrays)
+        failpoint("artifact-staged")  # fault-injection tests: die with the artifact half written
         result.ranker.save(staging / RANKER)
         result.rating_model.save(staging / RATING)
         meta = {

@@ -10,6 +10,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from ml.failpoints import failpoint
 from ml.score import Scorer
 from ratings.models import HiddenMovie
 
@@ -183,6 +184,8 @@ def lists_compute_and_write(
         written += recommendation_lists_write(
             version_id=version.pk, rows=_lists_for(scorer, chunk, hidden, n)
         )
+        if start + len(part) < len(boundaries):
+            failpoint("lists-partly-written")  # fault-injection tests: die between two chunks
         if progress:
             progress(min(1.0, (start + len(part)) / max(len(boundaries), 1)))
     return written

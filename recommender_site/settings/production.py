@@ -1,6 +1,7 @@
 """Production: every secret and address from the environment; refuses to start without them."""
 
 import hashlib
+import warnings
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -36,6 +37,15 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+if env("RECOMMENDER_FAILPOINTS", default=""):
+    # Fault-injection tests only (ml/failpoints.py): an armed fail point pauses a worker for good.
+    warnings.warn(
+        f"RECOMMENDER_FAILPOINTS is set ({env('RECOMMENDER_FAILPOINTS')}): processes will pause at those "
+        "fail points until killed. Never set it outside the reliability tests.",
+        RuntimeWarning,
+        stacklevel=1,
+    )
 
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")

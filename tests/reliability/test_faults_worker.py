@@ -75,33 +75,33 @@ def _assert_served_from(client: Client, version_id: int) -> None:
     assert (body["source"], body["model_version_id"], len(body["items"])) == ("model", version_id, 5), body
 
 
-@pytest.mark.slow  # racy in the full suite: run by `make soak` until the kill can be made deterministic
+def _armed(stack, point: str) -> tuple[dict[str, str], Path]:
+    """Worker environment arming one fail point (ml/failpoints.py), and the file that says it was reached."""
+    marks = stack.dir / "failpoints"
+    marks.mkdir(exist_ok=True)
+    return {
+        "RECOMMENDER_FAILPOINTS": f"{point}=pause",
+        "RECOMMENDER_FAILPOINTS_DIR": str(marks),
+    }, marks / point
+
+
 def test_killed_while_writing_the_artifact_no_half_written_model_serves_and_the_rerun_succeeds(stack):
-    """Known flakiness: the tiny test model's artifact is written in milliseconds, so the kill sometimes
-    lands only after the staging directory was renamed (then `staging[0].exists()` fails). Passes on
-    its own and under `make soak`."""
     base = stack.web(workers=1, threads=4)
     reader = _reader(stack, base)
     before = _served_state(stack.database_url)
     active = before[0][0]
-    worker = stack.worker("ml", "training")
+    # The pool process pauses with the arrays written and the models and metadata not yet: the kill
+    # lands mid-write every time. The redelivered task passes the fail point (it fires once).
+    env, reached = _armed(stack, "artifact-staged")
+    worker = stack.worker("ml", "training", **env)
     run_id = _request_retrain(stack)
-
-    # The artifact is written within a fraction of a second of the save phase starting: watch closely
-    # from the phase before it.
-    wait_for(lambda: _run(stack.database_url, run_id)["phase"] in ("evaluate", "save"), timeout=240,
-             interval=0.05, what="the end of training")  # fmt: skip
-    staging: list[Path] = []
-
-    def staging_appeared() -> bool:
-        staging.extend(p for p in stack.model_dir.iterdir() if p.name.startswith(".run-"))
-        return bool(staging)
-
-    wait_for(staging_appeared, timeout=30, interval=0.001, what="the artifact's staging directory")
+    wait_for(reached.exists, timeout=240, what="the artifact to be half written")
+    staging = [p for p in stack.model_dir.iterdir() if p.name.startswith(".run-")]
     _kill_pool(worker)
 
-    # Caught mid-write: the staging directory is there, no complete artifact of this run is.
-    assert staging[0].exists()
+    # Caught mid-write: the staging directory holds the arrays only, no complete artifact of this run is.
+    assert len(staging) == 1
+    assert sorted(p.name for p in staging[0].iterdir()) == ["arrays.npz"]
     assert not list(stack.model_dir.glob(f"run-{run_id:05d}-*"))
     assert _served_state(stack.database_url) == before
     assert rows(stack.database_url, "SELECT count(*) FROM recommendations_modelversion")[0][0] == 1
@@ -119,35 +119,26 @@ def test_killed_while_writing_the_artifact_no_half_written_model_serves_and_the_
     _assert_served_from(reader, new_version)
 
 
-@pytest.mark.slow  # flaky in the full suite: run by `make soak` until the race below is understood
 def test_killed_while_writing_the_new_versions_lists_the_old_version_keeps_serving(stack):
-    """Known flakiness: run after the artifact-write test in one session, the 60 one-user list writes
-    sometimes complete between two 5 ms polls of `some_new_lists`, so the kill never lands mid-refresh.
-    Passes on its own and under `make soak`; the recovery path it covers (`_discard_unfinished_attempt`)
-    is also exercised by the artifact-write test's rerun."""
     base = stack.web(workers=1, threads=4)
     reader = _reader(stack, base)
     before = _served_state(stack.database_url)
     active = before[0][0]
-    # Many small chunks, so the refresh phase takes long enough to be interrupted in the middle.
-    worker = stack.worker("ml", "training", RECOMMENDATIONS_REFRESH_CHUNK_USERS="1")
+    # One user per chunk, and a pause after the first chunk: killed with exactly one list of the new
+    # version written.
+    env, reached = _armed(stack, "lists-partly-written")
+    worker = stack.worker("ml", "training", RECOMMENDATIONS_REFRESH_CHUNK_USERS="1", **env)
     run_id = _request_retrain(stack)
-
-    def some_new_lists() -> bool:
-        written = rows(
-            stack.database_url,
-            "SELECT count(*) FROM recommendations_recommendationlist l JOIN recommendations_modelversion v "
-            "ON v.id = l.model_version_id WHERE v.training_run_id = %s",
-            (run_id,),
-        )[0][0]
-        return 0 < written < 60
-
-    wait_for(
-        lambda: _run(stack.database_url, run_id)["phase"] == "refresh", timeout=240, what="the refresh phase"
-    )
-    wait_for(some_new_lists, timeout=30, interval=0.005, what="the first lists of the new version")
+    wait_for(reached.exists, timeout=240, what="the first lists of the new version")
+    written = rows(
+        stack.database_url,
+        "SELECT count(*) FROM recommendations_recommendationlist l JOIN recommendations_modelversion v "
+        "ON v.id = l.model_version_id WHERE v.training_run_id = %s",
+        (run_id,),
+    )[0][0]
     _kill_pool(worker)
 
+    assert written == 1
     assert _served_state(stack.database_url) == before
     _assert_served_from(reader, active)
     wait_for(lambda: _run(stack.database_url, run_id)["holds_lock"] is None, timeout=300, what="the rerun")

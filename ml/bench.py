@@ -195,7 +195,8 @@ def run_benchmark(
 ) -> list[dict[str, Any]]:
     """All models under both protocols; one row per model with the keys in COLUMNS."""
     from ml.config import TrainConfig
-    from ml.train import rating_arrays, train, train_rating_head
+    from ml.rating import train_rating_head
+    from ml.train import train
 
     _, u = np.unique(frame["user"].to_numpy(), return_inverse=True)
     _, i = np.unique(frame["item"].to_numpy(), return_inverse=True)
@@ -244,15 +245,8 @@ def run_benchmark(
         ranking = evaluate_ranking(ncf_recommend, task)
 
         def ncf_fit_predict(tr: Arrays, held: Arrays) -> np.ndarray:
-            model, _ = train_rating_head(tr[0], tr[1], tr[2], n_users=n_users, n_items=n_items, config=config)
-            a = rating_arrays(model, tr[2], config)
-            pred = (
-                a["rating_global_mean"]
-                + a["rating_user_bias"][held[0]]
-                + a["rating_item_bias"][held[1]]
-                + np.einsum("ij,ij->i", a["rating_user_factors"][held[0]], a["rating_item_factors"][held[1]])
-            )
-            return np.clip(pred, *a["rating_range"])
+            head, _ = train_rating_head(tr[0], tr[1], tr[2], n_users=n_users, n_items=n_items, config=config)
+            return np.clip(head.predict(held[0], held[1]), *head.rating_range)
 
         cv = _cv(ncf_fit_predict, data, folds=folds, seed=seed) if folds > 1 else None
         row("ncf", ranking, cv, result.metrics["train_seconds"], result.metrics["examples_per_second"])

@@ -7,8 +7,9 @@ training ratings), never on the test split; docs/ML.md lists the measurements be
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ml.history import HistoryWeighting
 
@@ -70,23 +71,31 @@ class TrainConfig:
     #: the best epoch count; -1 = automatic (`resolve`: 8 below 2M ratings, 1 from there on)
     refit_epochs: int = -1
 
-    # --- rating head: mu + b_u + b_i + p_u . q_i, MSE with per-example L2 (biased MF)
+    # --- rating head: mu + b_u + b_i + p_u . q_i, biased MF fitted by alternating least squares
+    # (`ml.rating`); chosen on random 90/10 splits of ml-100k's benchmark training part (docs/ML.md)
     rating_dim: int = 64
+    #: per-rating L2 (x the user's / item's rating count) on factors and biases: the objective that
+    #: training and `Scorer.fold_in` both solve
     rating_l2: float = 0.1
-    rating_bias_l2: float = 0.01
-    rating_learning_rate: float = 0.01
-    #: 0 = automatic (`resolve`: 8192 below 2M ratings, 65536 from there on)
-    rating_batch_size: int = 0
-    #: 0 = automatic (`resolve`: 60 below 2M ratings, 8 from there on)
-    rating_max_epochs: int = 0
-    rating_patience: int = 3
-    #: random share of training ratings held out to early-stop the rating head
+    rating_bias_l2: float = 0.05
+    #: ALS sweeps at most (one sweep: solve every item, then every user)
+    rating_sweeps: int = 10
+    #: sweeps without a better validation RMSE before stopping
+    rating_patience: int = 2
+    #: random share of training ratings held out to choose the sweep count
     rating_validation_fraction: float = 0.05
+    #: then this many sweeps on all ratings (validation share included), warm-started from the best
+    #: sweep; 0 keeps the head fitted without the validation share
+    rating_refit_sweeps: int = 2
 
     #: XLA-compile the ranking tower's train step (measured ~1.7x faster on CPU)
     jit_compile: bool = True
-    #: the rating head's steps are tiny gathers; XLA's compile time costs more than it saves
-    rating_jit_compile: bool = False
+
+    #: fields of earlier versions, accepted and ignored by `from_dict` (old artifacts' metadata and
+    #: deployment overrides may still carry them): the Keras rating head's optimiser settings
+    RETIRED_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"rating_learning_rate", "rating_batch_size", "rating_max_epochs", "rating_jit_compile"}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -96,8 +105,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Inverse of `to_dict`; unknown keys are rejected so a typo never passes silently."""
+        """Inverse of `to_dict`; unknown keys are rejected so a typo never passes silently.
+
+        Keys in `RETIRED_FIELDS` are dropped with a warning.
+        """
         data = dict(data)
+        retired = sorted(set(data) & cls.RETIRED_FIELDS)
+        if retired:
+            warnings.warn(f"ignoring retired config keys: {retired}", stacklevel=2)
+            for key in retired:
+                del data[key]
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
@@ -139,8 +156,4 @@ class TrainConfig:
             changes["refit_epochs"] = 1 if large else 8
         if self.max_epochs <= 0:
             changes["max_epochs"] = 8 if large else 40
-        if self.rating_max_epochs <= 0:
-            changes["rating_max_epochs"] = 8 if large else 60
-        if self.rating_batch_size <= 0:
-            changes["rating_batch_size"] = 65536 if large else 8192
         return self.replace(**changes) if changes else self

@@ -10,8 +10,9 @@ and lets the same weights score users the model has never seen. With `user_tower
 default, which measured best) the tower is linear and every score decomposes exactly into per-rated-
 item contributions, which `ml.score.Scorer.explain` uses for "because you liked X".
 
-Rating head (`build_rating_model`): biased matrix factorisation mu + b_u + b_i + p_u . q_i trained with
-MSE and per-example L2, the predicted stars on a movie page.
+Rating head (`build_rating_model`): biased matrix factorisation mu + b_u + b_i + p_u . q_i, the
+predicted stars on a movie page. Its parameters are fitted by alternating least squares in
+`ml.rating` (numpy) and copied into this model, which the artifact stores as rating.keras.
 """
 
 from __future__ import annotations
@@ -176,7 +177,9 @@ class BiasedMatrixFactorization(keras.layers.Layer):
 
     Penalising only the touched rows, per example, regularises frequent users and items more in
     absolute terms and rare ones less, which is what classic biased-MF tuning assumes; a whole-table
-    L2 would shrink rarely seen movies to nothing.
+    L2 would shrink rarely seen movies to nothing. Summed over the data this is the objective
+    `ml.rating` minimises in closed form (ALS-WR), which is how the product fits it; the training
+    loss here stays for experiments with gradient training.
     """
 
     def __init__(

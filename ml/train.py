@@ -4,7 +4,8 @@ Phases, each reported to `progress(phase, fraction, metrics)`:
   prepare       id maps, chronological histories, validation split (each user's last ratings)
   ranking       ranking tower, early-stopped on validation NDCG@10 (best weights restored)
   ranking_refit same recipe on all ratings for the best epoch count (config.refit_on_full)
-  rating        rating head, early-stopped on a random validation share of the ratings
+  rating        rating head (`ml.rating`: ALS, sweeps early-stopped on a random validation share
+                of the ratings, then refitted on all)
   export        numpy arrays for serving (`ml.score.Scorer`), user vectors for every known user
 Importing this module imports TensorFlow; only the training worker and the benchmark do.
 """
@@ -25,10 +26,11 @@ import tensorflow as tf
 
 from ml.artifacts import data_fingerprint
 from ml.config import TrainConfig
-from ml.evaluate import random_split, ranking_metrics, temporal_holdout
+from ml.evaluate import ranking_metrics, temporal_holdout
 from ml.history import HistoryWeighting, RowSets, build_rows, concat_ranges
 from ml.model import HistoryRanker, build_ranker, build_rating_model
 from ml.ranking import chunks, mask_rows, top_n
+from ml.rating import RatingHead, train_rating_head
 from ml.score import Scorer, encode_histories
 
 #: progress(phase, fraction of that phase done in [0, 1], metrics so far)
@@ -453,83 +455,15 @@ def _fit_ranker(
     return state, history, ran, seconds
 
 
-def train_rating_head(
-    users: np.ndarray,
-    items: np.ndarray,
-    ratings: np.ndarray,
-    *,
-    n_users: int,
-    n_items: int,
-    config: TrainConfig,
-    progress: Progress | None = None,
-) -> tuple[keras.Model, dict[str, Any]]:
-    """Fit the rating head on dense indices; early stopping on a random validation share."""
-    report: Progress = progress or _noop
-    config = config.resolve(n_users=n_users, n_items=n_items, n_ratings=len(ratings))
-    keras.utils.set_random_seed(config.seed)
-    val = random_split(len(ratings), test_fraction=config.rating_validation_fraction, seed=config.seed)
-    fit = ~val
-    mean = float(ratings[fit].mean())
-    model = build_rating_model(n_users, n_items, config, mean)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.rating_learning_rate),
-        loss="mse",
-        jit_compile=config.rating_jit_compile,
-    )
-
-    def inputs(mask: np.ndarray) -> dict[str, np.ndarray]:
-        return {"user": users[mask].astype(np.int32), "item": items[mask].astype(np.int32)}
-
-    class _Report(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            logs = logs or {}
-            rmse = math.sqrt(logs["val_loss"]) if "val_loss" in logs else None
-            report("rating", (epoch + 1) / config.rating_max_epochs, {"epoch": epoch + 1, "val_rmse": rmse})
-
-    callbacks: list[keras.callbacks.Callback] = [_Report()]
-    validation = None
-    if val.any():
-        validation = (inputs(val), ratings[val])
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.rating_patience, restore_best_weights=True
-            )
-        )
-    start = time.perf_counter()
-    hist = model.fit(
-        inputs(fit),
-        ratings[fit],
-        batch_size=config.rating_batch_size,
-        epochs=config.rating_max_epochs,
-        validation_data=validation,
-        callbacks=callbacks,
-        verbose=0,
-        shuffle=True,
-    )
-    seconds = time.perf_counter() - start
-    epochs = len(hist.history["loss"])
-    val_losses = hist.history.get("val_loss", [])
-    metrics = {
-        "rating_epochs": epochs,
-        "rating_val_rmse": math.sqrt(min(val_losses)) if val_losses else None,
-        "rating_fit_seconds": seconds,
-        "rating_examples": int(fit.sum()) * epochs,
-    }
-    return model, metrics
-
-
-def rating_arrays(model: keras.Model, ratings: np.ndarray, config: TrainConfig) -> dict[str, np.ndarray]:
+def rating_model(head: RatingHead, config: TrainConfig) -> keras.Model:
+    """The Keras rating model (stored in the artifact as rating.keras) holding `head`'s parameters."""
+    model = build_rating_model(len(head.user_bias), len(head.item_bias), config, head.global_mean)
     layer = model.get_layer("biased_mf")
-    return {
-        "rating_global_mean": np.array(layer.global_mean, np.float64),
-        "rating_user_factors": np.asarray(layer.user_factors.numpy(), np.float32),
-        "rating_item_factors": np.asarray(layer.item_factors.numpy(), np.float32),
-        "rating_user_bias": np.asarray(layer.user_bias.numpy(), np.float32),
-        "rating_item_bias": np.asarray(layer.item_bias.numpy(), np.float32),
-        "rating_l2": np.array(config.rating_l2, np.float64),
-        "rating_bias_l2": np.array(config.rating_bias_l2, np.float64),
-        "rating_range": np.array([float(ratings.min()), float(ratings.max())], np.float64),
-    }
+    layer.user_factors.assign(head.user_factors)
+    layer.item_factors.assign(head.item_factors)
+    layer.user_bias.assign(head.user_bias)
+    layer.item_bias.assign(head.item_bias)
+    return model
 
 
 def train(
@@ -618,7 +552,7 @@ def train(
         timings["ranking_refit"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rating_model, rating_metrics = train_rating_head(
+    rating_head, rating_metrics = train_rating_head(
         u, i, ratings, n_users=n_users, n_items=n_items, config=config, progress=progress
     )
     metrics.update({k: v for k, v in rating_metrics.items() if k in ("rating_epochs", "rating_val_rmse")})
@@ -628,7 +562,7 @@ def train(
     progress("export", 0.0, {})
     ranker = state.model
     arrays = ranker_arrays(ranker)
-    arrays.update(rating_arrays(rating_model, ratings, config))
+    arrays.update(rating_head.arrays())
     arrays["user_ids"], arrays["item_ids"] = user_ids, item_ids
     arrays["user_vectors"] = encode_histories(
         all_rows, config.history, arrays["item_embedding"], _tower(arrays)
@@ -652,7 +586,7 @@ def train(
     return TrainResult(
         scorer=scorer,
         ranker=ranker,
-        rating_model=rating_model,
+        rating_model=rating_model(rating_head, config),
         config=config,
         metrics=metrics,
         fingerprint=data_fingerprint(users, items, ratings, timestamps),

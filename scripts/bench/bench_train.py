@@ -145,7 +145,7 @@ def part_ncf(s: Any) -> dict[str, Any]:
                 "embedding_dim",
                 "batch_size",
                 "samples_per_user",
-                "rating_batch_size",
+                "rating_sweeps",
                 "ensemble_members",
                 "max_epochs",
                 "jit_compile",

@@ -20,10 +20,6 @@ TINY = TrainConfig(
     validation_holdout=3,
     refit_epochs=2,
     rating_dim=8,
-    rating_batch_size=1024,
-    rating_max_epochs=40,
-    rating_learning_rate=0.03,
-    rating_l2=0.05,
 )
 
 

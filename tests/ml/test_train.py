@@ -75,15 +75,10 @@ def test_ensembles_and_the_item_item_term_collapse_into_one_numpy_tower(changes)
 def test_automatic_sizes_depend_on_the_data_size():
     small = TrainConfig().resolve(n_users=943, n_items=1682, n_ratings=100_000)
     large = TrainConfig().resolve(n_users=138_000, n_items=27_000, n_ratings=20_000_000)
-    assert (small.batch_size, small.samples_per_user, small.rating_batch_size) == (256, 4, 8192)
-    assert (small.max_epochs, small.rating_max_epochs, large.max_epochs, large.rating_max_epochs) == (
-        40,
-        60,
-        8,
-        8,
-    )
+    assert (small.batch_size, small.samples_per_user) == (256, 4)
+    assert (small.max_epochs, large.max_epochs) == (40, 8)
     assert (small.refit_epochs, large.refit_epochs) == (8, 1)
-    assert (large.batch_size, large.samples_per_user, large.rating_batch_size) == (2048, 2, 65536)
+    assert (large.batch_size, large.samples_per_user) == (2048, 2)
     assert TrainConfig(batch_size=64).resolve(n_users=1, n_items=1, n_ratings=10**8).batch_size == 64
     assert TrainConfig(item_item=True).item_item_enabled(1682)
     assert not TrainConfig(item_item=True).item_item_enabled(27_000)

@@ -30,7 +30,7 @@ TINY_TRAIN_CONFIG = {
     "learning_rate": 0.01,
     "validation_holdout": 3,
     "refit_on_full": False,
-    "rating_max_epochs": 6,
+    "rating_sweeps": 6,
     "rating_patience": 2,
     "jit_compile": False,
     "batch_size": 64,

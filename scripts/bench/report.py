@@ -298,7 +298,9 @@ def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[s
         out += [f"gunicorn with `gunicorn.conf.py` (production settings: {os.environ.get('GUNICORN_WORKERS', '2')} "
                 f"workers x 4 threads, PostgreSQL, Redis cache), `wrk -t 2 --timeout 2s` on loopback sharing the 2 "
                 f"cores; {serving['members']:,} distinct members with token auth, chosen at random per request; the "
-                f"cache was warmed by one request per member first ({serving.get('warm_seconds', 0):.0f} s). "
+                f"cache was warmed by one request per member first ({serving.get('warm_seconds', 0):.0f} s; cached "
+                f"answers kept {serving.get('response_cache_seconds', 300)} s in this run, 300 s in production, so "
+                "no run outlives its warm-up). "
                 "`uncached` adds `format=json`, which the fast path leaves to DRF (authentication query, throttle, "
                 "selectors, serialisation). SQL/request = PostgreSQL transactions on the benchmark database during "
                 "the run divided by requests.", ""]  # fmt: skip

@@ -12,6 +12,7 @@ Importing this module imports TensorFlow; only the training worker and the bench
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import threading
@@ -309,6 +310,13 @@ def validation_ranking(
     return ranking_metrics(top, [relevant_rows.row(int(u)) for u in users], k=k, n_items=fit_rows.n_cols)
 
 
+def _share(progress: Progress, k: int, n: int) -> Progress:
+    """`progress` for the k-th of n consecutive runs of one phase (fractions 0..1 -> k/n..(k+1)/n)."""
+    if n == 1:
+        return progress
+    return lambda phase, fraction, report: progress(phase, (k + fraction) / n, {**report, "run": k + 1})
+
+
 def _train_step_fn(
     model: HistoryRanker, optimizer: keras.optimizers.Optimizer, jit: bool, l2_item_item: float = 0.0
 ) -> Callable:
@@ -514,26 +522,41 @@ def train(
         relevant = build_rows(
             u[liked], i[liked], ratings[liked], timestamps[liked], n_rows=n_users, n_cols=n_items
         )
-        state, history, ran, seconds = _fit_ranker(
-            fit_rows,
-            config,
-            epochs=config.max_epochs,
-            relevant_rows=relevant,
-            progress=progress,
-            phase="ranking",
-        )
+        floors = config.recency_floor_candidates or (config.history.recency_floor,)
+        if any(not 0.0 <= f <= 1.0 for f in floors):
+            raise ValueError(f"recency_floor_candidates must lie in [0, 1], got {list(floors)}")
+        chosen: tuple[float, TrainConfig, _FitState, dict[str, list[float]]] | None = None
+        by_floor: dict[str, float] = {}
+        for k, floor in enumerate(floors):
+            candidate = config.replace(history=dataclasses.replace(config.history, recency_floor=floor))
+            state, history, ran, seconds = _fit_ranker(
+                fit_rows,
+                candidate,
+                epochs=config.max_epochs,
+                relevant_rows=relevant,
+                progress=_share(progress, k, len(floors)),
+                phase="ranking",
+            )
+            ranking_examples += int(fit_rows.indices.size) * config.samples_per_user * ran
+            ranking_fit_seconds += seconds
+            score = max(history["val_ndcg@10"], default=-1.0)
+            by_floor[str(floor)] = score
+            if chosen is None or score > chosen[0]:
+                chosen = (score, candidate, state, history)
+        assert chosen is not None
+        _, config, state, history = chosen
         scores = history["val_ndcg@10"]
-        best = int(np.argmax(scores)) if scores else ran - 1
+        best = int(np.argmax(scores)) if scores else len(history["loss"]) - 1
         epochs = best + 1
         metrics.update(
             {
                 "val_ndcg@10": scores[best] if scores else None,
                 "val_recall@10": history["val_recall@10"][best] if scores else None,
                 "ranking_epochs": epochs,
+                "recency_floor": config.history.recency_floor,
+                "val_ndcg@10_by_recency_floor": by_floor,
             }
         )
-        ranking_examples += int(fit_rows.indices.size) * config.samples_per_user * ran
-        ranking_fit_seconds += seconds
     timings["ranking"] = time.perf_counter() - t0
     if config.validation_holdout <= 0 or config.refit_on_full:
         t0 = time.perf_counter()

@@ -474,6 +474,71 @@ def rating_model(head: RatingHead, config: TrainConfig) -> keras.Model:
     return model
 
 
+@dataclass
+class _Validated:
+    config: TrainConfig  # with the chosen recency floor
+    state: _FitState  # its early-stopped tower (best epoch's weights)
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+    examples: int
+    seconds: float
+
+
+def _fit_with_validation(
+    u: np.ndarray,
+    i: np.ndarray,
+    ratings: np.ndarray,
+    timestamps: np.ndarray,
+    n_users: int,
+    n_items: int,
+    config: TrainConfig,
+    progress: Progress,
+) -> _Validated:
+    """Early-stopped fits of the ranking tower on all but each user's last `validation_holdout`
+    ratings, one per recency floor candidate; the best validation NDCG@10 wins. The split's row
+    sets live only here, so a large retrain frees them before the rating head runs."""
+    val = temporal_holdout(u, timestamps, holdout=config.validation_holdout)
+    fit_rows = build_rows(u[~val], i[~val], ratings[~val], timestamps[~val], n_rows=n_users, n_cols=n_items)
+    liked = val & (ratings >= config.history.like_threshold)
+    relevant = build_rows(
+        u[liked], i[liked], ratings[liked], timestamps[liked], n_rows=n_users, n_cols=n_items
+    )
+    del val, liked
+    floors = config.recency_floor_candidates or (config.history.recency_floor,)
+    chosen: tuple[float, TrainConfig, _FitState, dict[str, list[float]]] | None = None
+    by_floor: dict[str, float] = {}
+    examples, seconds = 0, 0.0
+    for k, floor in enumerate(floors):
+        candidate = config.replace(history=dataclasses.replace(config.history, recency_floor=floor))
+        state, history, ran, fit_seconds = _fit_ranker(
+            fit_rows,
+            candidate,
+            epochs=config.max_epochs,
+            relevant_rows=relevant,
+            progress=_share(progress, k, len(floors)),
+            phase="ranking",
+        )
+        examples += int(fit_rows.indices.size) * config.samples_per_user * ran
+        seconds += fit_seconds
+        score = max(history["val_ndcg@10"], default=-1.0)
+        by_floor[str(floor)] = score
+        if chosen is None or score > chosen[0]:
+            chosen = (score, candidate, state, history)
+        del state  # a losing candidate's tower is freed before the next fit
+    assert chosen is not None
+    _, config, state, history = chosen
+    scores = history["val_ndcg@10"]
+    best = int(np.argmax(scores)) if scores else len(history["loss"]) - 1
+    metrics = {
+        "val_ndcg@10": scores[best] if scores else None,
+        "val_recall@10": history["val_recall@10"][best] if scores else None,
+        "ranking_epochs": best + 1,
+        "recency_floor": config.history.recency_floor,
+        "val_ndcg@10_by_recency_floor": by_floor,
+    }
+    return _Validated(config, state, history, metrics, examples, seconds)
+
+
 def train(
     users: np.ndarray,
     items: np.ndarray,
@@ -502,6 +567,10 @@ def train(
     item_ids, i = np.unique(items, return_inverse=True)
     n_users, n_items = len(user_ids), len(item_ids)
     config = config.resolve(n_users=n_users, n_items=n_items, n_ratings=len(ratings))
+    if any(not 0.0 <= f <= 1.0 for f in config.recency_floor_candidates):
+        raise ValueError(
+            f"recency_floor_candidates must lie in [0, 1], got {list(config.recency_floor_candidates)}"
+        )
     all_rows = build_rows(u, i, ratings, timestamps, n_rows=n_users, n_cols=n_items)
     metrics: dict[str, Any] = {"n_users": n_users, "n_items": n_items, "n_ratings": len(ratings)}
     timings: dict[str, float] = {"prepare": time.perf_counter() - t_start}
@@ -514,49 +583,12 @@ def train(
     ranking_fit_seconds = 0.0
     epochs = config.max_epochs
     if config.validation_holdout > 0:
-        val = temporal_holdout(u, timestamps, holdout=config.validation_holdout)
-        fit_rows = build_rows(
-            u[~val], i[~val], ratings[~val], timestamps[~val], n_rows=n_users, n_cols=n_items
-        )
-        liked = val & (ratings >= config.history.like_threshold)
-        relevant = build_rows(
-            u[liked], i[liked], ratings[liked], timestamps[liked], n_rows=n_users, n_cols=n_items
-        )
-        floors = config.recency_floor_candidates or (config.history.recency_floor,)
-        if any(not 0.0 <= f <= 1.0 for f in floors):
-            raise ValueError(f"recency_floor_candidates must lie in [0, 1], got {list(floors)}")
-        chosen: tuple[float, TrainConfig, _FitState, dict[str, list[float]]] | None = None
-        by_floor: dict[str, float] = {}
-        for k, floor in enumerate(floors):
-            candidate = config.replace(history=dataclasses.replace(config.history, recency_floor=floor))
-            state, history, ran, seconds = _fit_ranker(
-                fit_rows,
-                candidate,
-                epochs=config.max_epochs,
-                relevant_rows=relevant,
-                progress=_share(progress, k, len(floors)),
-                phase="ranking",
-            )
-            ranking_examples += int(fit_rows.indices.size) * config.samples_per_user * ran
-            ranking_fit_seconds += seconds
-            score = max(history["val_ndcg@10"], default=-1.0)
-            by_floor[str(floor)] = score
-            if chosen is None or score > chosen[0]:
-                chosen = (score, candidate, state, history)
-        assert chosen is not None
-        _, config, state, history = chosen
-        scores = history["val_ndcg@10"]
-        best = int(np.argmax(scores)) if scores else len(history["loss"]) - 1
-        epochs = best + 1
-        metrics.update(
-            {
-                "val_ndcg@10": scores[best] if scores else None,
-                "val_recall@10": history["val_recall@10"][best] if scores else None,
-                "ranking_epochs": epochs,
-                "recency_floor": config.history.recency_floor,
-                "val_ndcg@10_by_recency_floor": by_floor,
-            }
-        )
+        fitted = _fit_with_validation(u, i, ratings, timestamps, n_users, n_items, config, progress)
+        config, state, history = fitted.config, fitted.state, fitted.history
+        epochs = fitted.metrics["ranking_epochs"]
+        metrics.update(fitted.metrics)
+        ranking_examples += fitted.examples
+        ranking_fit_seconds += fitted.seconds
     timings["ranking"] = time.perf_counter() - t0
     if config.validation_holdout <= 0 or config.refit_on_full:
         t0 = time.perf_counter()

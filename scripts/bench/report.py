@@ -171,6 +171,16 @@ def _goal_ratios(results: dict[str, Any]) -> list[tuple[str, float]]:
     return out
 
 
+def _floor_text(metrics: dict[str, Any]) -> str:
+    """The recency floor the training chose on its validation split, and what each candidate scored."""
+    by_floor = metrics.get("val_ndcg@10_by_recency_floor") or {}
+    if len(by_floor) < 2:
+        return ""
+    scores = ", ".join(f"{floor}: {score:.4f}" for floor, score in by_floor.items())
+    return (f" The ranking phase is one early-stopped fit per recency floor candidate (docs/ML.md, round 4); "
+            f"validation NDCG@10 by floor {scores}; chosen: {metrics.get('recency_floor')}.")  # fmt: skip
+
+
 def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[str]:
     s = sizes(mode == "quick")
     m = results.get("machine") or {}
@@ -238,7 +248,9 @@ def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[s
                 f"per epoch; rating head: ratings per epoch; docs/ML.md); the seeds' model counts one (user, movie, "
                 f"rating) example per row. Ratio NCF / seeds: **{_n(ratio, 1)}x**. Config: {cfg}. Phases (s): "
                 + ", ".join(f"{k} {val:.0f}" for k, val in timings.items()) + ". Peak RSS is the training process's "
-                "high-water mark (data, model and evaluation arrays included). Goal: under 15 minutes and 6 GB.", ""]  # fmt: skip
+                "high-water mark: the training ratings, the model and the small evaluation task (the split's full-size "
+                "arrays are dropped before training, as a production retrain never holds them). "
+                "Goal: under 15 minutes and 6 GB." + _floor_text(ncf.get("metrics", {})), ""]  # fmt: skip
     elif ncf and "error" in ncf:
         out += [
             f"Training failed or was stopped in this run: {ncf['error']} after {ncf.get('child_seconds', 0):.0f} s.",

@@ -9,8 +9,11 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
-max_requests_jitter = 500
+# Workers are not recycled by default (gunicorn's own default). Recycling every 5,000 requests, as
+# this file once did, halved throughput at ~1,000 req/s and put ~0.8 s stalls in the p99 while a
+# worker handed over (docs/BENCHMARKS.md, serving). Set GUNICORN_MAX_REQUESTS if a leak ever needs it.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 # Load the app once in the master: workers fork with Django and the numpy model already imported.

@@ -3,8 +3,7 @@
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Avg, Count, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Avg, Count
 
 from ratings.models import Rating
 
@@ -20,12 +19,19 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
     if movie_ids is None:
         _refresh_all()
         return
-    ratings = Rating.objects.filter(movie=OuterRef("pk")).order_by().values("movie")
-    count = Subquery(ratings.annotate(n=Count("pk")).values("n")[:1])
-    mean = Subquery(ratings.annotate(m=Avg("value")).values("m")[:1])
-    Movie.objects.filter(pk__in=list(movie_ids)).update(
-        rating_count=Coalesce(count, Value(0)), rating_mean=Coalesce(mean, Value(0.0))
-    )
+    ids = sorted(set(movie_ids))
+    # One pass over the movies' ratings for count and mean together (two correlated subqueries
+    # read a popular movie's tens of thousands of ratings twice), then one UPDATE per movie.
+    stats = {
+        row["movie_id"]: (row["n"], row["mean"])
+        for row in Rating.objects.filter(movie_id__in=ids)
+        .order_by()
+        .values("movie_id")
+        .annotate(n=Count("pk"), mean=Avg("value"))
+    }
+    for movie_id in ids:
+        count, mean = stats.get(movie_id, (0, 0.0))
+        Movie.objects.filter(pk=movie_id).update(rating_count=count, rating_mean=mean)
 
 
 def _refresh_all() -> None:

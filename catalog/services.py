@@ -11,7 +11,7 @@ from .models import Movie
 
 
 def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
-    """Recompute ``rating_count`` and ``rating_mean`` from the ratings table, in one UPDATE.
+    """Recompute ``rating_count`` and ``rating_mean`` from the ratings table.
 
     With ``movie_ids`` only those movies are touched (the rating services call it for one movie,
     inside the transaction that holds that movie's row lock); without, every movie is (importers).
@@ -20,8 +20,8 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
         _refresh_all()
         return
     ids = sorted(set(movie_ids))
-    # One pass over the movies' ratings for count and mean together (two correlated subqueries
-    # read a popular movie's tens of thousands of ratings twice), then one UPDATE per movie.
+    # One grouped pass over the movies' ratings for count and mean together (two correlated
+    # subqueries read a popular movie's tens of thousands of ratings twice), then one UPDATE.
     stats = {
         row["movie_id"]: (row["n"], row["mean"])
         for row in Rating.objects.filter(movie_id__in=ids)
@@ -29,9 +29,11 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
         .values("movie_id")
         .annotate(n=Count("pk"), mean=Avg("value"))
     }
-    for movie_id in ids:
-        count, mean = stats.get(movie_id, (0, 0.0))
-        Movie.objects.filter(pk=movie_id).update(rating_count=count, rating_mean=mean)
+    movies = []
+    for pk in ids:
+        count, mean = stats.get(pk, (0, 0.0))  # no ratings left: no row in the aggregate
+        movies.append(Movie(pk=pk, rating_count=count, rating_mean=mean))
+    Movie.objects.bulk_update(movies, ["rating_count", "rating_mean"])
 
 
 def _refresh_all() -> None:

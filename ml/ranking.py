@@ -68,10 +68,12 @@ def mask_rows(scores: np.ndarray, indptr: np.ndarray, indices: np.ndarray, row_o
 def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of each row's n best entries, best first.
 
-    argpartition keeps this O(items) per row; only the n-slice is sorted. The returned arrays are
-    fresh copies, so a caller keeping them does not pin the (large) score block in memory. Large
-    blocks are split by rows across one thread per core: the partition is most of a bulk refresh's
-    time and numpy releases the GIL while it runs (measured 1.9x at 2048 x 27k on 2 cores).
+    O(items) per row (a threshold pre-filter or argpartition); only the n best are sorted. Tied
+    scores are ranked in column order, also at the n-th place, so the answer is deterministic.
+    The returned arrays are fresh copies, so a caller keeping them does not pin the (large) score
+    block in memory. Large blocks are split by rows across one thread per core: selection is most of
+    a bulk refresh's time and numpy releases the GIL while it runs (measured 1.9x at 2048 x 27k on
+    2 cores).
     """
     threads = _threads()
     if threads == 1 or scores.shape[0] < _PARALLEL_MIN_ROWS:
@@ -84,20 +86,80 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _top_n_rows(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """`top_n` in the calling thread."""
-    n_cols = scores.shape[1]
+    rows, n_cols = scores.shape
     n = min(n, n_cols)
     if n <= 0:
-        return np.zeros((scores.shape[0], 0), np.int64), np.zeros((scores.shape[0], 0), scores.dtype)
-    if n < n_cols:
-        # Partition for the n largest in place of the n smallest of -scores: same result, without a
+        return np.zeros((rows, 0), np.int64), np.zeros((rows, 0), scores.dtype)
+    if n_cols >= _PREFILTER_MIN_COLUMNS_PER_PICK * n and rows:
+        return _top_n_prefiltered(scores, n)
+    return _top_n_partition(scores, n)
+
+
+#: Rows with at least this many columns per wanted pick are pre-filtered (`_top_n_prefiltered`).
+_PREFILTER_MIN_COLUMNS_PER_PICK = 32
+#: Every this-many-th column is the sample the pre-filter's threshold comes from.
+_PREFILTER_STRIDE = 8
+
+
+def _top_n_prefiltered(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-n that partitions only a few candidates per row instead of every column.
+
+    The n-th best score of a sample of the row's columns (every `_PREFILTER_STRIDE`-th) is at most
+    the n-th best of the whole row, so every entry of the true top n is at or above it; about
+    stride x n columns are. One comparison pass and a gather replace the argpartition of the whole
+    block, which moved an index with every element (3x less time at 2048 x 27k, n = 100). Rows
+    where the threshold does not filter (fewer than n finite scores in the sample) take the plain path.
+    """
+    rows, n_cols = scores.shape
+    scores = np.ascontiguousarray(scores)  # flat indexing below; blocks from the scorer already are
+    sample = scores[:, ::_PREFILTER_STRIDE]
+    threshold = np.partition(sample, sample.shape[1] - n, axis=1)[:, sample.shape[1] - n]
+    # Flat positions, row-major: each row's candidates are contiguous and in column order. (One flat
+    # index array is ~4x cheaper than the two-dimensional nonzero, and 1-d gathers than 2-d ones.)
+    flat = np.flatnonzero(scores >= threshold[:, None])
+    row = flat // n_cols
+    counts = np.bincount(row, minlength=rows)
+    plain = counts > n_cols // 4
+    if plain.all():
+        return _top_n_partition(scores, n)
+    if plain.any():
+        idx = np.empty((rows, n), np.int64)
+        vals = np.empty((rows, n), scores.dtype)
+        idx[plain], vals[plain] = _top_n_partition(scores[plain], n)
+        filtered = ~plain
+        idx[filtered], vals[filtered] = _top_n_prefiltered(scores[filtered], n)
+        return idx, vals
+    width = max(int(counts.max()), n)
+    starts = np.cumsum(counts) - counts
+    slot = row * width + (np.arange(len(flat)) - starts[row])
+    candidates = np.full((rows, width), n_cols, np.int64)  # padding sorts after every real column
+    values = np.full((rows, width), -np.inf, scores.dtype)
+    candidates.reshape(-1)[slot] = flat - row * n_cols
+    values.reshape(-1)[slot] = scores.reshape(-1)[flat]
+    return _best_first(candidates, values, n)
+
+
+def _top_n_partition(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return _best_first(np.broadcast_to(np.arange(scores.shape[1]), scores.shape), scores, n)
+
+
+def _best_first(columns: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n best (column, value) pairs of each row, best first, tied values in column order."""
+    width = columns.shape[1]
+    if width > n:
+        # Partition for the n largest in place of the n smallest of -values: same result, without a
         # negated copy of the whole block (measured 1.7x faster end to end at 2k items).
-        part = np.argpartition(scores, n_cols - n, axis=1)[:, n_cols - n :]
-    else:
-        part = np.broadcast_to(np.arange(n_cols), scores.shape)
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int64, copy=True)
-    vals = np.take_along_axis(part_scores, order, axis=1).copy()
+        part = np.argpartition(values, width - n, axis=1)[:, width - n :]
+        # argpartition keeps an arbitrary few of the scores tied for the n-th place; rows with such a
+        # tie (rare with real scores) are sorted whole instead, so the lowest columns win.
+        cut = np.take_along_axis(values, part, axis=1).min(axis=1)
+        tied = (np.count_nonzero(values >= cut[:, None], axis=1) > n) & np.isfinite(cut)
+        if tied.any():
+            part[tied] = np.lexsort((columns[tied], -values[tied]), axis=1)[:, :n]
+        columns, values = np.take_along_axis(columns, part, axis=1), np.take_along_axis(values, part, axis=1)
+    order = np.lexsort((columns, -values), axis=1)
+    idx = np.take_along_axis(columns, order, axis=1).astype(np.int64, copy=True)
+    vals = np.take_along_axis(values, order, axis=1).copy()
     return idx, vals
 
 

@@ -91,9 +91,16 @@ def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def chronological_order(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-    """Permutation sorting by (user, timestamp, original position); ties keep input order."""
+    """Permutation sorting by (user, timestamp, original position); ties keep input order.
+
+    Ratings read from the database already come in this order: checking that is O(n), the sort is not.
+    """
+    users, timestamps = np.asarray(users), np.asarray(timestamps)
     n = len(users)
-    return np.lexsort((np.arange(n), np.asarray(timestamps), np.asarray(users)))
+    user_step = np.diff(users)
+    if (user_step >= 0).all() and ((user_step > 0) | (np.diff(timestamps) >= 0)).all():
+        return np.arange(n)
+    return np.lexsort((np.arange(n), timestamps, users))
 
 
 def positions_from_end(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
@@ -102,8 +109,8 @@ def positions_from_end(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
     order = chronological_order(users, timestamps)
     sorted_users = users[order]
     n = len(users)
-    _, starts, counts = np.unique(sorted_users, return_index=True, return_counts=True)
-    run_end = np.repeat(starts + counts - 1, counts)
+    change = np.flatnonzero(np.diff(sorted_users)) + 1
+    run_end = np.repeat(np.concatenate((change, [n])) - 1, np.diff(np.concatenate(([0], change, [n]))))
     pos_sorted = run_end - np.arange(n)
     out = np.empty(n, dtype=np.int64)
     out[order] = pos_sorted

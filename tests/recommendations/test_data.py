@@ -35,6 +35,17 @@ def test_arrays_hold_every_rating_ordered_by_user_then_time():
     assert user_id_ranges(users_per_range=1) == [(alice.pk, alice.pk), (bob.pk, bob.pk)]
 
 
+@pytest.mark.django_db
+def test_ratings_at_the_same_second_keep_their_id_order_whatever_the_storage_order():
+    user = UserFactory()
+    first, second = (RatingFactory(user=user, created_at=AT, updated_at=AT) for _ in range(2))
+    first.value = 1.0
+    first.save(update_fields=["value"])  # PostgreSQL stores the new row version after `second`
+    data = ratings_as_arrays()
+    assert data.movies.tolist() == [first.movie_id, second.movie_id]
+    assert data.ratings[0] == 1.0
+
+
 def test_sqlite_timestamps_are_real_seconds(tmp_path):
     """The embedded default: strftime('%s') must survive Django's placeholder handling (it once read 0)."""
     script = """

@@ -143,6 +143,8 @@ class RecommendationListAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     list_select_related = ("user", "model_version")
     show_full_result_count = False
+    # The packed columns are not form fields (BinaryField); shown read-only, as lists.
+    readonly_fields = ("movie_ids", "scores", "reasons")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

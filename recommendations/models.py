@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .fields import PackedIdsField, PackedPairsField, PackedScoresField
+
 
 class TrainingRun(models.Model):
     """One attempt to train a model: who asked, what happened in each phase, and why it ended so."""
@@ -114,16 +116,17 @@ class ModelVersion(models.Model):
 class RecommendationList(models.Model):
     """A user's persisted top-N from one model version (N ~ 100, more than is shown).
 
-    One row per (user, version) holding the ranked movie ids and scores as arrays: a refresh of
-    138k users writes 138k rows, not 13.8M. Lists are written tagged with their version; serving reads
+    One row per (user, version) holding the ranked movie ids and scores as packed arrays
+    (`recommendations.fields`): a refresh of 138k users writes 138k rows, not 13.8M, with nothing to
+    encode or parse. Lists are written tagged with their version; serving reads
     the active version's list, so a refresh never shows a half-old, half-new moment.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="lists")
-    movie_ids = models.JSONField(help_text="Ranked movie ids, best first.")
-    scores = models.JSONField(help_text="Model scores, same order as movie_ids.")
-    reasons = models.JSONField(
+    movie_ids = PackedIdsField(help_text="Ranked movie ids, best first.")
+    scores = PackedScoresField(help_text="Model scores, same order as movie_ids.")
+    reasons = PackedPairsField(
         default=dict, blank=True, help_text="movie id -> id of the rated movie that explains the pick."
     )
     folded_in = models.BooleanField(

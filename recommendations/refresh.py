@@ -3,16 +3,20 @@ user right after they rate (fold-in, no retrain). Numpy only: it runs in web-sid
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Min
 
 from ml.failpoints import failpoint
+from ml.history import chronological_order
 from ml.score import Scorer
-from ratings.models import HiddenMovie
+from ratings.models import HiddenMovie, Rating
 
 from . import modeling
 from .data import RatingArrays, ratings_as_arrays
@@ -27,10 +31,11 @@ REASONS_PER_LIST = 30
 REASON_CANDIDATES = 50
 
 
-def _hidden_by_user(user_ids: np.ndarray | None = None) -> dict[int, np.ndarray]:
+def _hidden_by_user(user_range: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
+    """Hidden movies of every user (or of users first..last), by user."""
     pairs = HiddenMovie.objects.all()
-    if user_ids is not None:
-        pairs = pairs.filter(user_id__in=[int(u) for u in user_ids])
+    if user_range is not None:
+        pairs = pairs.filter(user_id__gte=user_range[0], user_id__lte=user_range[1])
     hidden: dict[int, list[int]] = {}
     for user_id, movie_id in pairs.values_list("user_id", "movie_id").iterator(chunk_size=10_000):
         hidden.setdefault(user_id, []).append(movie_id)
@@ -60,7 +65,7 @@ def _reasons_one_by_one(scorer: Scorer, history: RatingArrays, picks: np.ndarray
 
 def _reasons(
     scorer: Scorer, histories: RatingArrays, user_ids: np.ndarray, picks: np.ndarray
-) -> list[dict[int, int]]:
+) -> list[np.ndarray | dict[int, int]]:
     """For each user's first `REASONS_PER_LIST` picks, the liked movie that contributed most to the score.
 
     ``histories`` holds the ratings of ``user_ids`` (sorted); ``picks`` is their (users x n) top-N
@@ -68,7 +73,7 @@ def _reasons(
     linear user tower), so each liked movie's contribution is exact. Candidates are each user's
     `REASON_CANDIDATES` most recent liked movies; a pick gets a reason only when its best candidate
     pushes it up (positive contribution). One batched (users x candidates x picks) product per chunk:
-    no per-user numpy work.
+    no per-user numpy work. Each user's reasons are (pick, because) rows of a (k, 2) array.
     """
     n_users = len(user_ids)
     picks = picks[:, :REASONS_PER_LIST]
@@ -89,7 +94,7 @@ def _reasons(
     idx, known = scorer.items.lookup(histories.movies)
     owner, idx = owner[known], idx[known]
     ratings, stamps = histories.ratings[known], histories.timestamps[known]
-    order = np.lexsort((np.arange(len(owner)), stamps, owner))
+    order = chronological_order(owner, stamps)
     owner, idx, ratings = owner[order], idx[order], ratings[order]
     weights = scorer.weighting.weights(ratings, _positions_from_end(owner, n_users))
     liked = ratings >= scorer.weighting.like_threshold
@@ -116,10 +121,8 @@ def _reasons(
     best_value = np.take_along_axis(contrib, best[:, None, :], axis=1)[:, 0, :]
     because = scorer.items.ids[np.take_along_axis(candidates, best, axis=1)]
     ok = pick_ok & (best_value > 0)
-    return [
-        dict(zip(p[m].tolist(), b[m].tolist(), strict=True))
-        for p, b, m in zip(picks, because, ok, strict=True)
-    ]
+    pairs = np.stack([picks, because], axis=2)
+    return [pairs[k][ok[k]] for k in range(n_users)]
 
 
 def _positions_from_end(owner: np.ndarray, n_users: int) -> np.ndarray:
@@ -143,17 +146,35 @@ def _lists_for(
     top = scorer.recommend_vectors(vectors, n, exclude=exclude)
     reasons = _reasons(scorer, histories, user_ids, top.items)
     lengths = (top.items >= 0).sum(axis=1).tolist()  # padding (-1) only ever follows real picks
-    items = top.items.tolist()
-    scores = np.round(top.scores.astype(np.float64), 5).tolist()
     return [
         ListRow(
-            user_id=int(user_id),
-            movie_ids=items[k][: lengths[k]],
-            scores=scores[k][: lengths[k]],
-            reasons={str(m): v for m, v in reasons[k].items()},
+            user_id=user_id,
+            movie_ids=top.items[k, : lengths[k]],
+            scores=top.scores[k, : lengths[k]],
+            reasons=reasons[k],
         )
         for k, user_id in enumerate(user_ids.tolist())
     ]
+
+
+def _slice(data: RatingArrays, lo: int, hi: int) -> RatingArrays:
+    return RatingArrays(
+        users=data.users[lo:hi],
+        movies=data.movies[lo:hi],
+        ratings=data.ratings[lo:hi],
+        timestamps=data.timestamps[lo:hi],
+    )
+
+
+def _id_ranges(user_range: tuple[int, int] | None, width: int) -> list[tuple[int, int]]:
+    """Consecutive user id ranges of ``width`` ids covering ``user_range`` (default: every rater)."""
+    if user_range is None:
+        bounds = Rating.objects.aggregate(first=Min("user_id"), last=Max("user_id"))
+        if bounds["first"] is None:
+            return []
+        user_range = (bounds["first"], bounds["last"])
+    first, last = user_range
+    return [(lo, min(lo + width - 1, last)) for lo in range(first, last + 1, width)]
 
 
 def lists_compute_and_write(
@@ -164,30 +185,49 @@ def lists_compute_and_write(
     user_range: tuple[int, int] | None = None,
 ) -> int:
     """Compute and persist, for ``version``, the list of every user with ratings (or of the users in
-    ``user_range``: one shard of a distributed refresh), in chunks of users."""
+    ``user_range``: one shard of a distributed refresh), a range of users at a time.
+
+    A three-stage pipeline: while a helper thread scores range k (numpy, which releases the GIL),
+    this thread reads range k+1's ratings and writes range k-1's lists (mostly waiting on PostgreSQL
+    and Redis), so the database, the scoring and the writes overlap on separate cores. All database
+    and cache work stays in this thread (its connection and transaction); the helper only sees arrays.
+    ``data``, when given (the retrain already holds every rating), is cut into the same ranges.
+    """
     scorer = modeling.load_scorer(version.artifact_path)
-    data = data if data is not None else ratings_as_arrays(user_range=user_range)
     n = settings.RECOMMENDATIONS["LIST_LENGTH"]
     chunk_users = settings.RECOMMENDATIONS["REFRESH_CHUNK_USERS"]
-    hidden = _hidden_by_user(np.unique(data.users) if user_range else None)
-    boundaries = [(a, b) for _, a, b in _user_slices(data.users)]
+    range_users = settings.RECOMMENDATIONS["REFRESH_READ_USERS"]
+    hidden = _hidden_by_user(user_range)
+    loads: list[Callable[[], RatingArrays]]
+    if data is not None:
+        firsts = [a for _, a, _ in _user_slices(data.users)][::range_users]
+        starts = [*firsts, len(data)]
+        loads = [lambda a=a, b=b: _slice(data, a, b) for a, b in itertools.pairwise(starts)]
+    else:
+        loads = [lambda r=r: ratings_as_arrays(user_range=r) for r in _id_ranges(user_range, range_users)]
+
+    def compute(ratings: RatingArrays) -> list[list[ListRow]]:
+        """The lists of every user in ``ratings``, in chunks of `REFRESH_CHUNK_USERS` users."""
+        boundaries = [(a, b) for _, a, b in _user_slices(ratings.users)]
+        return [
+            _lists_for(scorer, _slice(ratings, part[0][0], part[-1][1]), hidden, n)
+            for part in (boundaries[k : k + chunk_users] for k in range(0, len(boundaries), chunk_users))
+        ]
+
     written = 0
-    for start in range(0, len(boundaries), chunk_users):
-        part = boundaries[start : start + chunk_users]
-        lo, hi = part[0][0], part[-1][1]
-        chunk = RatingArrays(
-            users=data.users[lo:hi],
-            movies=data.movies[lo:hi],
-            ratings=data.ratings[lo:hi],
-            timestamps=data.timestamps[lo:hi],
-        )
-        written += recommendation_lists_write(
-            version_id=version.pk, rows=_lists_for(scorer, chunk, hidden, n)
-        )
-        if start + len(part) < len(boundaries):
-            failpoint("lists-partly-written")  # fault-injection tests: die between two chunks
-        if progress:
-            progress(min(1.0, (start + len(part)) / max(len(boundaries), 1)))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-compute") as helper:
+        pending = helper.submit(compute, loads[0]()) if loads else None
+        for k in range(len(loads)):
+            following = loads[k + 1]() if k + 1 < len(loads) else None  # read while range k is scored
+            assert pending is not None
+            chunks = pending.result()
+            pending = helper.submit(compute, following) if following is not None else None
+            for j, rows in enumerate(chunks):
+                written += recommendation_lists_write(version_id=version.pk, rows=rows)
+                if pending is not None or j + 1 < len(chunks):
+                    failpoint("lists-partly-written")  # fault-injection tests: die between two chunks
+            if progress:
+                progress((k + 1) / len(loads))
     return written
 
 
@@ -227,7 +267,7 @@ def list_refresh_user(*, user_id: int) -> bool:
         recommendation_cache_forget(user_id=user_id)
         return True
     rows = _lists_for(
-        scorer, history, _hidden_by_user(np.array([user_id])), settings.RECOMMENDATIONS["LIST_LENGTH"]
+        scorer, history, _hidden_by_user((user_id, user_id)), settings.RECOMMENDATIONS["LIST_LENGTH"]
     )
     recommendation_lists_write(version_id=version.pk, rows=rows, folded_in=True)
     return True

@@ -22,6 +22,7 @@ from catalog.models import Movie
 from ratings.models import Rating
 from ratings.selectors import user_excluded_movie_ids
 
+from .fields import pack_ids, pack_pairs, pack_scores, unpack_ids, unpack_pairs, unpack_scores
 from .models import ModelVersion, RecommendationList, TrainingRun
 
 LIKED_THRESHOLD = 4.0
@@ -46,7 +47,25 @@ class RecommendationSet:
 
 
 def list_cache_key(user_id: int) -> str:
-    return f"recs:list:v1:{user_id}"
+    return f"recs:list:v2:{user_id}"
+
+
+def list_cache_value(
+    *, movie_ids: bytes, scores: bytes, reasons: bytes, model_version_id: int, generated_at: dt.datetime
+) -> tuple[bytes, bytes, bytes, int, dt.datetime]:
+    """A persisted list as the cache holds it: its packed columns as stored (cheap to pickle)."""
+    return (movie_ids, scores, reasons, model_version_id, generated_at)
+
+
+def _list_from_cache(value: tuple[bytes, bytes, bytes, int, dt.datetime]) -> dict[str, Any]:
+    movie_ids, scores, reasons, model_version_id, generated_at = value
+    return {
+        "movie_ids": unpack_ids(movie_ids),
+        "scores": unpack_scores(scores),
+        "reasons": unpack_pairs(reasons),
+        "model_version_id": model_version_id,
+        "generated_at": generated_at,
+    }
 
 
 # --- Cached API responses (the serving fast path) --------------------------------------------------
@@ -123,7 +142,7 @@ def _persisted_list(user_id: int) -> dict[str, Any] | None:
     except Exception:  # a dead cache must not take serving down; the database still answers
         cached = None
     if cached is not None:
-        return cached or None
+        return _list_from_cache(cached) if cached else None  # () caches "no list"
     # Only versions that have served (activated_at set): a version left behind by a killed retrain,
     # never promoted, must never reach users.
     row = (
@@ -132,10 +151,20 @@ def _persisted_list(user_id: int) -> dict[str, Any] | None:
         .values("movie_ids", "scores", "reasons", "model_version_id", "generated_at")
         .first()
     )
-    value: dict[str, Any] = dict(row) if row else {}
+    value = (
+        list_cache_value(
+            movie_ids=pack_ids(row["movie_ids"]),
+            scores=pack_scores(row["scores"]),
+            reasons=pack_pairs(row["reasons"]),
+            model_version_id=row["model_version_id"],
+            generated_at=row["generated_at"],
+        )
+        if row
+        else ()
+    )
     with contextlib.suppress(Exception):
         cache.set(key, value, settings.RECOMMENDATIONS["CACHE_SECONDS"])
-    return value or None
+    return dict(row) if row else None
 
 
 def recommendations_for_user(
@@ -153,7 +182,7 @@ def recommendations_for_user(
         for movie_id, score in zip(persisted["movie_ids"], persisted["scores"], strict=True):
             if movie_id in excluded or movie_id not in movies:
                 continue
-            because = reasons.get(str(movie_id))
+            because = reasons.get(movie_id)
             because_movie = because_titles.get(int(because)) if because else None
             reason = f"Because you liked {because_movie}" if because_movie else "Matches your taste"
             picks.append(Pick(movie_id, float(score), reason, because_movie.pk if because_movie else None))

@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+import struct
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import BinaryField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from .fields import pack_ids, pack_pairs, pack_scores
 from .models import ModelVersion, RecommendationList, TrainingRun
 from .selectors import (
     RESPONSE_EPOCH_KEY,
     list_cache_key,
+    list_cache_value,
     response_auth_key,
     response_cache_key,
     response_cache_seconds,
@@ -132,9 +136,20 @@ def model_version_previous(*, version: ModelVersion) -> ModelVersion | None:
 @dataclass(frozen=True)
 class ListRow:
     user_id: int
-    movie_ids: Sequence[int]
-    scores: Sequence[float]
-    reasons: dict[str, int]
+    movie_ids: Sequence[int] | np.ndarray
+    scores: Sequence[float] | np.ndarray
+    # movie id -> id of the rated movie that explains it; or those pairs as rows of a (k, 2) array
+    reasons: Mapping[int, int] | np.ndarray
+
+
+@dataclass(frozen=True)
+class _PackedList:
+    """A list as it is stored and cached (`recommendations.fields`): no per-movie Python objects."""
+
+    user_id: int
+    movie_ids: bytes
+    scores: bytes
+    reasons: bytes
 
 
 def recommendation_lists_write(
@@ -143,23 +158,20 @@ def recommendation_lists_write(
     """Upsert the lists of one version in bulk; each user's list is replaced whole, never merged."""
     now = timezone.now()
     written = 0
-    batch: list[RecommendationList] = []
+    batch: list[_PackedList] = []
 
     def flush() -> None:
-        _lists_upsert(batch)
-        _cache_lists(batch)
-        _responses_forget_for_lists(batch)
+        _lists_upsert(batch, version_id=version_id, folded_in=folded_in, generated_at=now)
+        _cache_lists(batch, version_id=version_id, generated_at=now)
+        _responses_forget_for_lists(version_id=version_id, user_ids=[x.user_id for x in batch])
 
     for row in rows:
         batch.append(
-            RecommendationList(
-                user_id=row.user_id,
-                model_version_id=version_id,
-                movie_ids=np.asarray(row.movie_ids, np.int64).tolist(),
-                scores=np.round(np.asarray(row.scores, np.float64), 5).tolist(),
-                reasons={str(k): int(v) for k, v in row.reasons.items()},
-                folded_in=folded_in,
-                generated_at=now,
+            _PackedList(
+                user_id=int(row.user_id),
+                movie_ids=pack_ids(row.movie_ids),
+                scores=pack_scores(row.scores),
+                reasons=pack_pairs(row.reasons),
             )
         )
         if len(batch) >= batch_size:
@@ -173,68 +185,92 @@ def recommendation_lists_write(
 
 
 _LIST_COLUMNS = ("user_id", "model_version_id", "movie_ids", "scores", "reasons", "folded_in", "generated_at")
+#: PostgreSQL's binary COPY format: signature, flags and header extension length, then the rows, then -1.
+_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_PGCOPY_TRAILER = struct.pack(">h", -1)
+_PGCOPY_LIST_KEY = struct.Struct(">hiqiq")  # field count, then user_id and model_version_id (8 bytes each)
+_PGCOPY_LENGTH = struct.Struct(">i")
+_POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def _lists_upsert(lists: Sequence[RecommendationList]) -> None:
+def _lists_upsert(
+    lists: Sequence[_PackedList], *, version_id: int, folded_in: bool, generated_at: dt.datetime
+) -> None:
     """Insert or replace these lists (one per user and version) in one statement.
 
-    On PostgreSQL the rows go through COPY into a session-local staging table and one
-    INSERT ... SELECT ... ON CONFLICT: a bulk refresh writes 138k lists of 100 movies, and a
-    parameterised multi-row INSERT spent more time quoting and parsing its parameters than the
-    database spent storing them. Other databases use Django's bulk upsert.
+    On PostgreSQL the rows go through a binary COPY into a session-local staging table and one
+    INSERT ... SELECT ... ON CONFLICT: a bulk refresh writes 138k lists of 100 movies, and the packed
+    bytes go to the server as they are, with nothing to quote, encode or parse. Other databases use
+    Django's bulk upsert.
     """
     if connection.vendor != "postgresql":
         RecommendationList.objects.bulk_create(
-            lists,
+            [
+                RecommendationList(
+                    user_id=x.user_id,
+                    model_version_id=version_id,
+                    movie_ids=x.movie_ids,
+                    scores=x.scores,
+                    reasons=x.reasons,
+                    folded_in=folded_in,
+                    generated_at=generated_at,
+                )
+                for x in lists
+            ],
             update_conflicts=True,
             unique_fields=["user", "model_version"],
             update_fields=["movie_ids", "scores", "reasons", "folded_in", "generated_at"],
         )
         return
-    table = RecommendationList._meta.db_table
-    buffer = io.StringIO()
+    since = generated_at - _POSTGRES_EPOCH
+    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+    tail = struct.pack(">ib", 1, folded_in) + struct.pack(">iq", 8, micros)  # folded_in, generated_at
+    parts = [_PGCOPY_HEADER]
     for x in lists:
-        fields = (
-            str(x.user_id),
-            str(x.model_version_id),
-            json.dumps(x.movie_ids),
-            json.dumps(x.scores),
-            json.dumps(x.reasons),
-            "t" if x.folded_in else "f",
-            x.generated_at.isoformat(),
+        parts += (
+            _PGCOPY_LIST_KEY.pack(len(_LIST_COLUMNS), 8, x.user_id, 8, version_id),
+            _PGCOPY_LENGTH.pack(len(x.movie_ids)),
+            x.movie_ids,
+            _PGCOPY_LENGTH.pack(len(x.scores)),
+            x.scores,
+            _PGCOPY_LENGTH.pack(len(x.reasons)),
+            x.reasons,
+            tail,
         )
-        # COPY's text format: backslash is its escape character (JSON strings may contain one).
-        buffer.write("\t".join(fields).replace("\\", "\\\\") + "\n")
-    buffer.seek(0)
+    parts.append(_PGCOPY_TRAILER)
+    table = RecommendationList._meta.db_table
     columns = ", ".join(_LIST_COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _LIST_COLUMNS[2:])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS recommendations_list_staging (user_id bigint, "
-            "model_version_id bigint, movie_ids jsonb, scores jsonb, reasons jsonb, folded_in boolean, "
+            "CREATE TEMPORARY TABLE IF NOT EXISTS recommendations_list_staging_v2 (user_id bigint, "
+            "model_version_id bigint, movie_ids bytea, scores bytea, reasons bytea, folded_in boolean, "
             "generated_at timestamptz)"
         )
-        cursor.cursor.copy_expert(f"COPY recommendations_list_staging ({columns}) FROM STDIN", buffer)
+        cursor.cursor.copy_expert(
+            f"COPY recommendations_list_staging_v2 ({columns}) FROM STDIN WITH (FORMAT binary)",
+            io.BytesIO(b"".join(parts)),
+        )
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM recommendations_list_staging "
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM recommendations_list_staging_v2 "
             f"ON CONFLICT (user_id, model_version_id) DO UPDATE SET {updates}"
         )
         # Emptied here rather than ON COMMIT: inside an outer transaction there is no commit yet.
-        cursor.execute("TRUNCATE recommendations_list_staging")
+        cursor.execute("TRUNCATE recommendations_list_staging_v2")
 
 
-def _cache_lists(lists: Sequence[RecommendationList]) -> None:
-    """Warm the cache with freshly written lists; a dead cache is not an error."""
-    if not ModelVersion.objects.filter(pk=lists[0].model_version_id, is_active=True).exists():
+def _cache_lists(lists: Sequence[_PackedList], *, version_id: int, generated_at: dt.datetime) -> None:
+    """Warm the cache with freshly written lists of the active version; a dead cache is not an error."""
+    if not ModelVersion.objects.filter(pk=version_id, is_active=True).exists():
         return
     values = {
-        list_cache_key(x.user_id): {
-            "movie_ids": x.movie_ids,
-            "scores": x.scores,
-            "reasons": x.reasons,
-            "model_version_id": x.model_version_id,
-            "generated_at": x.generated_at,
-        }
+        list_cache_key(x.user_id): list_cache_value(
+            movie_ids=x.movie_ids,
+            scores=x.scores,
+            reasons=x.reasons,
+            model_version_id=version_id,
+            generated_at=generated_at,
+        )
         for x in lists
     }
     try:
@@ -337,10 +373,10 @@ def recommendation_responses_forget_all() -> None:
         logger.warning("Could not bump the response cache epoch", exc_info=True)
 
 
-def _responses_forget_for_lists(lists: Sequence[RecommendationList]) -> None:
-    if len(lists) <= _FORGET_ONE_BY_ONE:
-        recommendation_responses_forget(user_ids=[x.user_id for x in lists])
-    elif ModelVersion.objects.filter(pk=lists[0].model_version_id, is_active=True).exists():
+def _responses_forget_for_lists(*, version_id: int, user_ids: Sequence[int]) -> None:
+    if len(user_ids) <= _FORGET_ONE_BY_ONE:
+        recommendation_responses_forget(user_ids=user_ids)
+    elif ModelVersion.objects.filter(pk=version_id, is_active=True).exists():
         recommendation_responses_forget_all()
 
 
@@ -349,21 +385,39 @@ def recommendation_cache_warm(*, version_id: int, chunk: int = 5000) -> int:
 
     Users without a list in this version keep whatever is cached until their next refresh; the
     cache is never cleared wholesale because in production it may share Redis with the broker.
+    The packed columns are read as raw bytes and cached as they are, never decoded here.
     """
+    raw = {
+        f"raw_{name}": Cast(name, output_field=BinaryField()) for name in ("movie_ids", "scores", "reasons")
+    }
     warmed = 0
     last_id = 0
     while True:
-        lists = list(
-            RecommendationList.objects.filter(model_version_id=version_id, pk__gt=last_id).order_by("pk")[
-                :chunk
-            ]
+        rows = list(
+            RecommendationList.objects.filter(model_version_id=version_id, pk__gt=last_id)
+            .order_by("pk")
+            .annotate(**raw)
+            .values_list("pk", "user_id", *raw, "generated_at")[:chunk]
         )
-        if not lists:
+        if not rows:
             recommendation_responses_forget_all()
             return warmed
-        _cache_lists(lists)
-        warmed += len(lists)
-        last_id = lists[-1].pk
+        values = {
+            list_cache_key(user_id): list_cache_value(
+                movie_ids=bytes(movie_ids),
+                scores=bytes(scores),
+                reasons=bytes(reasons),
+                model_version_id=version_id,
+                generated_at=generated_at,
+            )
+            for _, user_id, movie_ids, scores, reasons, generated_at in rows
+        }
+        try:
+            cache.set_many(values, settings.RECOMMENDATIONS["CACHE_SECONDS"])
+        except Exception:
+            logger.warning("Could not warm the recommendations cache", exc_info=True)
+        warmed += len(rows)
+        last_id = rows[-1][0]
 
 
 def recommendation_lists_prune(*, keep_versions: int = 2) -> int:

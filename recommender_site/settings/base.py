@@ -227,7 +227,10 @@ RECOMMENDATIONS = {
     # movie's statistics, popularity fallbacks).
     "RESPONSE_CACHE_SECONDS": env.int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", default=300),
     "CACHE_SECONDS": env.int("RECOMMENDATIONS_CACHE_SECONDS", default=24 * 60 * 60),
+    # A bulk refresh scores this many users per matrix product...
     "REFRESH_CHUNK_USERS": env.int("RECOMMENDATIONS_REFRESH_CHUNK_USERS", default=2048),
+    # ...and reads ratings in user id ranges this wide, the next range while the current one is scored.
+    "REFRESH_READ_USERS": env.int("RECOMMENDATIONS_REFRESH_READ_USERS", default=8192),
     # Users per shard when refresh_all is spread over the workers as a Celery group.
     "REFRESH_SHARD_USERS": env.int("RECOMMENDATIONS_REFRESH_SHARD_USERS", default=20_000),
     # Each user's most recent ratings held out to test a new model and gate its promotion.

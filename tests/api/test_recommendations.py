@@ -106,7 +106,7 @@ def test_a_model_list_says_which_version_made_it_and_why(member_client, member, 
                 user_id=member.pk,
                 movie_ids=[m.pk for m in ranked],
                 scores=[0.9, 0.8, 0.7, 0.6],
-                reasons={str(popular[5].pk): liked.pk},
+                reasons={popular[5].pk: liked.pk},
             )
         ],
     )

@@ -24,7 +24,7 @@ def test_lists_are_inserted_then_replaced_whole_inside_one_transaction():
     # The test runs in one transaction: a second write must not see the first one's staged rows.
     again = [
         ListRow(user_id=users[0].pk, movie_ids=ids[::-1], scores=[0.123456789, 0.1, 0.0, -0.5],
-                reasons={str(ids[3]): ids[0]}),
+                reasons={ids[3]: ids[0]}),
     ]  # fmt: skip
     assert recommendation_lists_write(version_id=version.pk, rows=again, folded_in=True) == 1
 
@@ -33,7 +33,7 @@ def test_lists_are_inserted_then_replaced_whole_inside_one_transaction():
     replaced = stored[users[0].pk]
     assert replaced.movie_ids == ids[::-1]
     assert replaced.scores == [0.12346, 0.1, 0.0, -0.5]  # rounded to 5 decimals
-    assert replaced.reasons == {str(ids[3]): ids[0]}
+    assert replaced.reasons == {ids[3]: ids[0]}
     assert replaced.folded_in is True
     untouched = stored[users[1].pk]
     assert (untouched.movie_ids, untouched.scores, untouched.reasons, untouched.folded_in) == (

@@ -146,3 +146,30 @@ def test_hidden_and_newly_rated_movies_never_come_back(tiny_model, world):
     list_refresh_user(user_id=user.pk)
     listed = RecommendationList.objects.get(user=user, model_version__is_active=True)
     assert not {first.movie_id, second.movie_id} & set(listed.movie_ids)
+
+
+def test_a_refresh_read_and_scored_in_many_user_ranges_writes_the_same_lists(tiny_model, world, settings):
+    """The pipelined refresh (read range k+1, score range k, write range k-1) matches one big range,
+    whether it reads the ratings itself or is handed them (the retrain's path)."""
+    from recommendations.data import ratings_as_arrays
+    from recommendations.refresh import lists_compute_and_write, lists_refresh_all
+
+    hidden_add(user_id=world.users["Comedy"][0].pk, movie_id=world.movies["Drama"][0].pk)
+    run_retrain()
+    version = ModelVersion.objects.get(is_active=True)
+
+    def stored() -> dict[int, tuple[list[int], list[float], dict[int, int]]]:
+        rows = RecommendationList.objects.filter(model_version=version)
+        return {x.user_id: (x.movie_ids, x.scores, x.reasons) for x in rows}
+
+    settings.RECOMMENDATIONS = {**settings.RECOMMENDATIONS, "REFRESH_READ_USERS": 100_000}
+    assert lists_refresh_all() == 60
+    whole = stored()
+    settings.RECOMMENDATIONS = {**settings.RECOMMENDATIONS, "REFRESH_READ_USERS": 7, "REFRESH_CHUNK_USERS": 3}
+    RecommendationList.objects.all().delete()
+    assert lists_refresh_all() == 60
+    assert stored() == whole
+    RecommendationList.objects.all().delete()
+    assert lists_compute_and_write(version=version, data=ratings_as_arrays()) == 60
+    assert stored() == whole
+    assert world.movies["Drama"][0].pk not in whole[world.users["Comedy"][0].pk][0]

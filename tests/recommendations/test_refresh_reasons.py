@@ -95,7 +95,7 @@ def test_chunked_reasons_match_a_per_user_reading_of_the_score(weighting):
         length = 45 if k != 0 else 12  # one list shorter than REASONS_PER_LIST, padded with -1
         picks[k, :length] = rng.choice(ids, size=length, replace=False)
 
-    got = _reasons(scorer, history, user_ids, picks)
+    got = [dict(pairs.tolist()) for pairs in _reasons(scorer, history, user_ids, picks)]  # (k, 2) rows
 
     for k, user in enumerate(user_ids):
         mine = history.users == user

@@ -15,6 +15,8 @@ from collections import Counter
 import pytest
 import requests
 
+from recommendations.fields import unpack_ids
+
 from .support import Client, member_tokens, movie_stats_exact, rows, run_members, wait_for
 
 pytestmark = pytest.mark.integration
@@ -32,7 +34,7 @@ def _list_of(url: str, user_id: int, after: object = None) -> tuple[list[int], b
         "WHERE l.user_id = %s AND v.is_active AND (%s::timestamptz IS NULL OR l.generated_at > %s::timestamptz)",
         (user_id, after, after),
     )
-    return (list(found[0][0]), bool(found[0][1])) if found else None
+    return (unpack_ids(found[0][0]), bool(found[0][1])) if found else None
 
 
 def test_a_redis_outage_under_load_degrades_gracefully_and_queued_work_resumes(stack):

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from recommendations.fields import unpack_ids, unpack_scores
+
 from .support import Client, rows, wait_for
 
 pytestmark = pytest.mark.integration
@@ -149,7 +151,7 @@ def test_killed_while_writing_the_new_versions_lists_the_old_version_keeps_servi
     after = _served_state(stack.database_url)
     assert len(after) == 60
     assert {row[0] for row in after} == {new_version}
-    assert all(len(row[3]) == len(row[4]) > 0 for row in after)
+    assert all(len(unpack_ids(row[3])) == len(unpack_scores(row[4])) > 0 for row in after)
     _assert_served_from(reader, new_version)
 
 
@@ -180,7 +182,7 @@ result = refresh_all.apply_async(kwargs={{"version_id": {active}}}).id
     # Half old lists, half new ones, every one of them whole: one row per user, scores beside every movie.
     state = _served_state(stack.database_url)
     assert len(state) == 60
-    assert all(len(row[3]) == len(row[4]) > 0 for row in state)
+    assert all(len(unpack_ids(row[3])) == len(unpack_scores(row[4])) > 0 for row in state)
     _assert_served_from(reader, active)
     wait_for(lambda: rewritten() == 60, timeout=120, what="the redelivered refresh to rewrite every list")
     assert "refresh_all" in worker.output()

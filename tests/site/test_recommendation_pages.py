@@ -20,7 +20,7 @@ def model_list(user, movies, *, ids, because=None, generated_minutes_ago=2):
         model_version=version,
         movie_ids=[movies[k].pk for k in ids],
         scores=[1.0 - i / 10 for i in range(len(ids))],
-        reasons={str(movies[k].pk): movies[because].pk for k in ids} if because else {},
+        reasons={movies[k].pk: movies[because].pk for k in ids} if because else {},
         generated_at=minutes_ago(generated_minutes_ago),
     )
 

@@ -1,0 +1,108 @@
+"""Persisted lists keep movie ids, scores and reasons as packed bytes (`recommendations.fields`) and
+read back as the same lists and dicts, through the ORM, the cache, serialisation and the migration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core import serializers
+from django.core.cache import cache
+from django.utils import timezone
+
+from recommendations.models import ModelVersion, RecommendationList
+from recommendations.selectors import _persisted_list, list_cache_key
+from recommendations.services import ListRow, model_version_activate, recommendation_lists_write
+from tests.factories import MovieFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_lists_read_back_as_they_were_given_through_the_orm_and_serialisation():
+    version = ModelVersion.objects.create(artifact_path="/nonexistent", data_fingerprint="x")
+    user, empty_user = UserFactory(), UserFactory()
+    ids = [m.pk for m in MovieFactory.create_batch(3)]
+    listed = RecommendationList.objects.create(
+        user=user, model_version=version, movie_ids=ids, scores=[1.5, -0.25, 3e-05],
+        reasons={ids[0]: ids[2]}, generated_at=timezone.now(),
+    )  # fmt: skip
+    RecommendationList.objects.create(
+        user=empty_user, model_version=version, movie_ids=[], scores=[], generated_at=timezone.now()
+    )
+    again = RecommendationList.objects.get(pk=listed.pk)
+    assert (again.movie_ids, again.scores, again.reasons) == (ids, [1.5, -0.25, 3e-05], {ids[0]: ids[2]})
+    assert RecommendationList.objects.filter(user=empty_user).values_list("movie_ids", "reasons").get() == (
+        [],
+        {},
+    )
+
+    text = serializers.serialize("json", RecommendationList.objects.filter(pk=listed.pk))
+    (restored,) = serializers.deserialize("json", text)
+    assert (restored.object.movie_ids, restored.object.scores, restored.object.reasons) == (
+        ids,
+        [1.5, -0.25, 3e-05],
+        {ids[0]: ids[2]},
+    )
+
+
+@pytest.mark.django_db
+def test_the_cached_list_and_the_stored_list_read_the_same(django_capture_on_commit_callbacks):
+    version = ModelVersion.objects.create(artifact_path="/nonexistent", data_fingerprint="x")
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_activate(version_id=version.pk)
+    user = UserFactory()
+    ids = [m.pk for m in MovieFactory.create_batch(4)]
+    row = ListRow(user_id=user.pk, movie_ids=ids, scores=[0.4, 0.3, 0.2, 0.1], reasons={ids[1]: ids[0]})
+    recommendation_lists_write(version_id=version.pk, rows=[row])
+    from_cache = _persisted_list(user.pk)
+    cache.delete(list_cache_key(user.pk))
+    from_database = _persisted_list(user.pk)
+    assert from_cache == from_database
+    assert from_cache["movie_ids"] == ids
+    assert from_cache["reasons"] == {ids[1]: ids[0]}
+    assert _persisted_list(user.pk) == from_database  # cached again by the database read
+
+
+def test_the_migration_converts_existing_json_lists_both_ways(tmp_path):
+    """0005 turns stored jsonb lists into packed ones (and back): users keep their picks on upgrade."""
+    script = """
+import json
+from django.core.management import call_command
+from django.db import connection
+call_command("migrate", "recommendations", "0004", verbosity=0)
+from accounts.models import User
+user = User.objects.create(username="u")
+with connection.cursor() as c:
+    c.execute("INSERT INTO recommendations_modelversion (artifact_path, data_fingerprint, metrics, config, "
+              "n_users, n_movies, n_ratings, created_at, is_active) VALUES ('a', 'f', '{}', '{}', 0, 0, 0, "
+              "'2026-01-01', false)")
+    c.execute("INSERT INTO recommendations_recommendationlist (user_id, model_version_id, movie_ids, scores, "
+              "reasons, folded_in, generated_at) VALUES (%s, 1, '[7, 3]', '[0.5, 0.25]', '{\\"3\\": 9}', false, "
+              "'2026-01-01')", [user.pk])
+call_command("migrate", "recommendations", verbosity=0)
+from recommendations.models import RecommendationList
+row = RecommendationList.objects.get()
+print("FORWARD", row.movie_ids, row.scores, row.reasons)
+call_command("migrate", "recommendations", "0004", verbosity=0)
+with connection.cursor() as c:
+    c.execute("SELECT movie_ids, scores, reasons FROM recommendations_recommendationlist")
+    print("BACKWARD", [json.loads(v) for v in c.fetchone()])
+"""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "recommender_site.settings.test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert "FORWARD [7, 3] [0.5, 0.25] {3: 9}" in done.stdout, done.stdout + done.stderr
+    assert "BACKWARD [[7, 3], [0.5, 0.25], {'3': 9}]" in done.stdout, done.stdout + done.stderr

@@ -240,8 +240,8 @@ def refresh_version(version_id: int | None) -> ModelVersion | None:
 def lists_refresh_all(*, version_id: int | None = None, user_range: tuple[int, int] | None = None) -> int:
     """Recompute every list (or one shard's) with ``version_id`` (default: the active version).
 
-    0 when there is no model. Lists of the active version reach the cache batch by batch as they
-    are written (`recommendation_lists_write`), so no second warming pass is needed.
+    0 when there is no model. Each batch written for the active version makes the cached lists stale
+    (`recommendation_lists_write`); readers then get the new lists from the database and cache them.
     """
     version = refresh_version(version_id)
     if version is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,8 +47,24 @@ class RecommendationSet:
     movies: dict[int, Movie] = field(default_factory=dict, compare=False)
 
 
-def list_cache_key(user_id: int) -> str:
-    return f"recs:list:v2:{user_id}"
+#: Bumped when many lists change at once (a bulk refresh, a new model serving): every cached list is
+#: then stale after one key write, and lists are cached again as they are next read. One-user changes
+#: (fold-in, a rating) rewrite or drop that user's key instead.
+LIST_EPOCH_KEY = "recs:list-epoch:v1"
+
+
+def list_cache_key(user_id: int, epoch: str) -> str:
+    return f"recs:list:v3:{epoch}:{user_id}"
+
+
+def list_cache_epoch() -> str:
+    """The current list epoch, created on first use (or after the cache lost it: every cached list
+    is then unreachable, which is safe). Raises when the cache is unreachable."""
+    epoch = cache.get(LIST_EPOCH_KEY)
+    if epoch is None:
+        cache.add(LIST_EPOCH_KEY, secrets.token_hex(8), None)
+        epoch = cache.get(LIST_EPOCH_KEY)
+    return str(epoch)
 
 
 def list_cache_value(
@@ -136,11 +153,11 @@ def active_model_version() -> ModelVersion | None:
 
 def _persisted_list(user_id: int) -> dict[str, Any] | None:
     """The user's list as a plain dict, from cache or database (active version first, then newest)."""
-    key = list_cache_key(user_id)
     try:
+        key: str | None = list_cache_key(user_id, list_cache_epoch())
         cached = cache.get(key)
     except Exception:  # a dead cache must not take serving down; the database still answers
-        cached = None
+        key = cached = None
     if cached is not None:
         return _list_from_cache(cached) if cached else None  # () caches "no list"
     # Only versions that have served (activated_at set): a version left behind by a killed retrain,
@@ -162,8 +179,9 @@ def _persisted_list(user_id: int) -> dict[str, Any] | None:
         if row
         else ()
     )
-    with contextlib.suppress(Exception):
-        cache.set(key, value, settings.RECOMMENDATIONS["CACHE_SECONDS"])
+    if key is not None:
+        with contextlib.suppress(Exception):
+            cache.set(key, value, settings.RECOMMENDATIONS["CACHE_SECONDS"])
     return dict(row) if row else None
 
 

@@ -15,15 +15,15 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BinaryField
-from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from .fields import pack_ids, pack_pairs, pack_scores
 from .models import ModelVersion, RecommendationList, TrainingRun
 from .selectors import (
+    LIST_EPOCH_KEY,
     RESPONSE_EPOCH_KEY,
+    list_cache_epoch,
     list_cache_key,
     list_cache_value,
     response_auth_key,
@@ -119,7 +119,7 @@ def model_version_activate(*, version_id: int) -> ModelVersion:
         version.is_active = True
         version.activated_at = timezone.now()
         version.save(update_fields=["is_active", "activated_at"])
-    transaction.on_commit(lambda: recommendation_cache_warm(version_id=version_id))
+    transaction.on_commit(recommendation_caches_forget_all)
     return version
 
 
@@ -260,28 +260,41 @@ def _lists_upsert(
 
 
 def _cache_lists(lists: Sequence[_PackedList], *, version_id: int, generated_at: dt.datetime) -> None:
-    """Warm the cache with freshly written lists of the active version; a dead cache is not an error."""
+    """Put a few freshly written lists of the active version in the cache; after many (a bulk
+    refresh), make every cached list stale instead: one key write, not one per user (they are cached
+    again as they are read). A dead cache is not an error."""
     if not ModelVersion.objects.filter(pk=version_id, is_active=True).exists():
         return
-    values = {
-        list_cache_key(x.user_id): list_cache_value(
-            movie_ids=x.movie_ids,
-            scores=x.scores,
-            reasons=x.reasons,
-            model_version_id=version_id,
-            generated_at=generated_at,
-        )
-        for x in lists
-    }
+    if len(lists) > _FORGET_ONE_BY_ONE:
+        recommendation_lists_cache_forget_all()
+        return
     try:
+        epoch = list_cache_epoch()
+        values = {
+            list_cache_key(x.user_id, epoch): list_cache_value(
+                movie_ids=x.movie_ids,
+                scores=x.scores,
+                reasons=x.reasons,
+                model_version_id=version_id,
+                generated_at=generated_at,
+            )
+            for x in lists
+        }
         cache.set_many(values, settings.RECOMMENDATIONS["CACHE_SECONDS"])
     except Exception:
-        logger.warning("Could not warm the recommendations cache", exc_info=True)
+        logger.warning("Could not cache the new recommendation lists", exc_info=True)
+
+
+def recommendation_lists_cache_forget_all() -> None:
+    try:
+        cache.set(LIST_EPOCH_KEY, secrets.token_hex(8), None)
+    except Exception:
+        logger.warning("Could not bump the list cache epoch", exc_info=True)
 
 
 def recommendation_cache_forget(*, user_id: int) -> None:
     try:
-        cache.delete(list_cache_key(user_id))
+        cache.delete(list_cache_key(user_id, list_cache_epoch()))
     except Exception:
         logger.warning("Could not drop user %s's cached list", user_id, exc_info=True)
     recommendation_responses_forget(user_ids=[user_id])
@@ -380,44 +393,11 @@ def _responses_forget_for_lists(*, version_id: int, user_ids: Sequence[int]) -> 
         recommendation_responses_forget_all()
 
 
-def recommendation_cache_warm(*, version_id: int, chunk: int = 5000) -> int:
-    """Put every list of ``version_id`` in the cache (after a flip), replacing the old version's.
-
-    Users without a list in this version keep whatever is cached until their next refresh; the
-    cache is never cleared wholesale because in production it may share Redis with the broker.
-    The packed columns are read as raw bytes and cached as they are, never decoded here.
-    """
-    raw = {
-        f"raw_{name}": Cast(name, output_field=BinaryField()) for name in ("movie_ids", "scores", "reasons")
-    }
-    warmed = 0
-    last_id = 0
-    while True:
-        rows = list(
-            RecommendationList.objects.filter(model_version_id=version_id, pk__gt=last_id)
-            .order_by("pk")
-            .annotate(**raw)
-            .values_list("pk", "user_id", *raw, "generated_at")[:chunk]
-        )
-        if not rows:
-            recommendation_responses_forget_all()
-            return warmed
-        values = {
-            list_cache_key(user_id): list_cache_value(
-                movie_ids=bytes(movie_ids),
-                scores=bytes(scores),
-                reasons=bytes(reasons),
-                model_version_id=version_id,
-                generated_at=generated_at,
-            )
-            for _, user_id, movie_ids, scores, reasons, generated_at in rows
-        }
-        try:
-            cache.set_many(values, settings.RECOMMENDATIONS["CACHE_SECONDS"])
-        except Exception:
-            logger.warning("Could not warm the recommendations cache", exc_info=True)
-        warmed += len(rows)
-        last_id = rows[-1][0]
+def recommendation_caches_forget_all() -> None:
+    """Every cached list and answer is stale (a new version serves): two key writes, whatever the
+    number of users; each is cached again from the database when next read."""
+    recommendation_lists_cache_forget_all()
+    recommendation_responses_forget_all()
 
 
 def recommendation_lists_prune(*, keep_versions: int = 2) -> int:

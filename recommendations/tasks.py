@@ -72,7 +72,7 @@ def refresh_shard(*, version_id: int, first_user_id: int, last_user_id: int) -> 
 
 @shared_task(name="recommendations.refresh_finished", acks_late=True)
 def refresh_finished(counts: list[int], *, version_id: int) -> int:
-    """The chord's last step: every shard is written (each warmed the cache as it went)."""
+    """The chord's last step: every shard is written (each made the cached lists stale as it went)."""
     logger.info("refresh of v%s finished: %s lists in %s shards", version_id, sum(counts), len(counts))
     return sum(counts)
 

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from recommendations.models import ModelVersion, RecommendationList
-from recommendations.selectors import _persisted_list, list_cache_key
+from recommendations.selectors import _persisted_list, list_cache_epoch, list_cache_key
 from recommendations.services import ListRow, model_version_activate, recommendation_lists_write
 from tests.factories import MovieFactory, UserFactory
 
@@ -59,7 +59,7 @@ def test_the_cached_list_and_the_stored_list_read_the_same(django_capture_on_com
     row = ListRow(user_id=user.pk, movie_ids=ids, scores=[0.4, 0.3, 0.2, 0.1], reasons={ids[1]: ids[0]})
     recommendation_lists_write(version_id=version.pk, rows=[row])
     from_cache = _persisted_list(user.pk)
-    cache.delete(list_cache_key(user.pk))
+    cache.delete(list_cache_key(user.pk, list_cache_epoch()))
     from_database = _persisted_list(user.pk)
     assert from_cache == from_database
     assert from_cache["movie_ids"] == ids
@@ -106,3 +106,31 @@ with connection.cursor() as c:
     )
     assert "FORWARD [7, 3] [0.5, 0.25] {3: 9}" in done.stdout, done.stdout + done.stderr
     assert "BACKWARD [[7, 3], [0.5, 0.25], {'3': 9}]" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.django_db
+def test_a_bulk_write_or_a_new_version_makes_every_cached_list_stale(django_capture_on_commit_callbacks):
+    """Many lists at once (a refresh) or a new model bump the list epoch instead of writing a key per
+    user: a list cached before is never served again, and the new one is cached as it is read."""
+    first = ModelVersion.objects.create(artifact_path="/a", data_fingerprint="x")
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_activate(version_id=first.pk)
+    users = UserFactory.create_batch(101)
+    ids = [m.pk for m in MovieFactory.create_batch(3)]
+    me = users[0].pk
+    recommendation_lists_write(version_id=first.pk, rows=[ListRow(me, ids, [3, 2, 1], {})])
+    assert _persisted_list(me)["movie_ids"] == ids  # cached (one user: written to the cache)
+
+    everyone = [ListRow(u.pk, ids[::-1], [3, 2, 1], {}) for u in users]
+    epoch = list_cache_epoch()
+    recommendation_lists_write(version_id=first.pk, rows=everyone)
+    assert list_cache_epoch() != epoch
+    assert _persisted_list(me)["movie_ids"] == ids[::-1]
+    assert cache.get(list_cache_key(me, list_cache_epoch())) is not None  # cached again by the read
+
+    second = ModelVersion.objects.create(artifact_path="/b", data_fingerprint="y")
+    recommendation_lists_write(version_id=second.pk, rows=[ListRow(me, ids[1:], [2, 1], {})])
+    assert _persisted_list(me)["model_version_id"] == first.pk  # written, not serving yet
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_activate(version_id=second.pk)
+    assert _persisted_list(me)["movie_ids"] == ids[1:]

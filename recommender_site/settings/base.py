@@ -130,7 +130,7 @@ STORAGES = {
 if env("REDIS_URL", default=""):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "recommender_site.cache.RedisCache",
             "LOCATION": env("CACHE_REDIS_URL", default=env("REDIS_URL")),
             # A dead Redis must not stall every request for redis-py's default 5 s.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

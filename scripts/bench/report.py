@@ -278,7 +278,8 @@ def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[s
             )
         if "product" in refresh:
             p = refresh["product"]
-            rows.append(["`lists_refresh_all` end to end (DB read, vectors, scoring, reasons, bulk write, cache)",
+            rows.append(["`lists_refresh_all` end to end (ratings read range by range while the previous range is "
+                         "scored and the one before written: vectors, scoring, reasons, binary COPY of packed lists)",
                          _n(p["seconds"], 1), f"{p['seconds'] / r['floor_seconds']:.1f}x", _n(p.get("peak_above_resting_mb"))])  # fmt: skip
         out += [f"{r['users']:,} users x {r['movies']:,} movies, d={r['dim']}, top-100 with each user's rated movies "
                 f"excluded; model: {art}. Load {_load_str(r.get('load_before'))}.", ""]  # fmt: skip

@@ -4,6 +4,7 @@ one redis-py client per connection pool instead of one per call."""
 from __future__ import annotations
 
 import threading
+import warnings
 
 import pytest
 from django.core.cache import cache
@@ -24,6 +25,11 @@ def test_the_backend_reuses_one_client_and_behaves_as_djangos(shared_cache):
     assert cache.get("a") is None
     assert cache.add("counter", 1, 30) is True
     assert cache.incr("counter") == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no memcached key warnings: Redis takes any key
+        long_key = "a key memcached would refuse " * 10
+        cache.set(long_key, 1, 30)
+        assert cache.get(long_key) == 1
 
 
 def test_threads_share_nothing_they_should_not(shared_cache):

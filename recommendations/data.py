@@ -99,29 +99,31 @@ def _copy_out(sql: str, params: list[int]) -> RatingArrays:
         raise ValueError("Unexpected COPY output: a rating row is not five 8-byte fields")
     ids = rows["id"].astype(np.int64)
     users = rows["user"].astype(np.int64)
-    timestamps = rows["at"].astype(np.int64) // 1_000_000 + _POSTGRES_EPOCH
+    micros = rows["at"].astype(np.int64)  # the full precision orders ratings within a second
     movies = rows["movie"].astype(np.int64)
     ratings = rows["value"].astype(np.float32)
     del rows, raw
     buffer.close()
-    order = _order_by_user_time_id(users, timestamps, ids)
+    order = _order_by_user_time_id(users, micros, ids)
+    timestamps = micros // 1_000_000 + _POSTGRES_EPOCH
     return RatingArrays(
         users=users[order], movies=movies[order], ratings=ratings[order], timestamps=timestamps[order]
     )
 
 
-def _order_by_user_time_id(users: np.ndarray, timestamps: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """The permutation that sorts by (user, timestamp, id). One stable sort of a packed 64-bit key when
-    user ids and the time span fit in it (3.7x faster than np.lexsort of the three at 20M rows)."""
+def _order_by_user_time_id(users: np.ndarray, times: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The permutation that sorts by (user, time, id). One stable sort of a packed 64-bit key (user
+    offset, time offset) when both fit in it, as they do for a refresh's range of users (3.7x faster
+    than np.lexsort of the three at 20M rows); np.lexsort otherwise."""
     if len(users) == 0:
         return np.zeros(0, np.int64)
-    first = int(timestamps.min())
-    span, top_user = int(timestamps.max()) - first, int(users.max())
-    time_bits = max(span.bit_length(), 1)
-    if users.min() < 0 or top_user.bit_length() + time_bits > 63:
-        return np.lexsort((ids, timestamps, users))
+    first_user, first_time = int(users.min()), int(times.min())
+    user_bits = (int(users.max()) - first_user).bit_length()
+    time_bits = max((int(times.max()) - first_time).bit_length(), 1)
+    if user_bits + time_bits > 63:
+        return np.lexsort((ids, times, users))
     by_id = None if (np.diff(ids) > 0).all() else np.argsort(ids, kind="stable")
-    key = (users << time_bits) | (timestamps - first)
+    key = ((users - first_user) << time_bits) | (times - first_time)
     if by_id is None:
         return np.argsort(key, kind="stable")
     return by_id[np.argsort(key[by_id], kind="stable")]

@@ -46,6 +46,22 @@ def test_ratings_at_the_same_second_keep_their_id_order_whatever_the_storage_ord
     assert data.ratings[0] == 1.0
 
 
+@pytest.mark.django_db
+def test_ratings_within_one_second_keep_their_microsecond_order_on_every_read():
+    """updated_at orders ratings to the microsecond (then id), whatever the ids say: a re-rated old
+    rating made after a new one in the same second stays after it."""
+    user = UserFactory()
+    old = RatingFactory(user=user, created_at=AT, updated_at=AT)
+    new = RatingFactory(user=user, created_at=AT, updated_at=AT + dt.timedelta(microseconds=10))
+    old.updated_at = AT + dt.timedelta(microseconds=20)
+    old.save(update_fields=["updated_at"])
+    expected = [new.movie_id, old.movie_id]
+    assert ratings_as_arrays().movies.tolist() == expected
+    assert ratings_as_arrays(user_range=(user.pk, user.pk)).movies.tolist() == expected
+    assert ratings_as_arrays(user_ids=[user.pk]).movies.tolist() == expected
+    assert ratings_as_arrays().timestamps.tolist() == [1_000_000_000] * 2
+
+
 def test_sqlite_timestamps_are_real_seconds(tmp_path):
     """The embedded default: strftime('%s') must survive Django's placeholder handling (it once read 0)."""
     script = """

@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.db.models import Max, Min
 
 from ml.failpoints import failpoint
 from ml.history import chronological_order
-from ml.score import Scorer
+from ml.score import Recommendations, Scorer
 from ratings.models import HiddenMovie, Rating
 
 from . import modeling
@@ -131,10 +132,18 @@ def _positions_from_end(owner: np.ndarray, n_users: int) -> np.ndarray:
     return ends[owner] - 1 - np.arange(len(owner))
 
 
-def _lists_for(
-    scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarray], n: int
-) -> list[ListRow]:
-    """Top-n with reasons for every user in ``histories`` (sorted by user), excluding rated and hidden."""
+@dataclass(frozen=True)
+class _Chunk:
+    """A chunk of users ready to be scored: their histories, ids, vectors and excluded movies."""
+
+    histories: RatingArrays
+    user_ids: np.ndarray
+    vectors: np.ndarray
+    exclude: list[np.ndarray]
+
+
+def _prepare(scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarray]) -> _Chunk:
+    """User vectors and exclusions (rated and hidden movies) of the users in ``histories``."""
     user_ids, vectors = modeling.user_vectors(scorer, histories)
     slices = {u: (a, b) for u, a, b in _user_slices(histories.users)}
     exclude = [
@@ -143,8 +152,12 @@ def _lists_for(
         )
         for u in user_ids
     ]
-    top = scorer.recommend_vectors(vectors, n, exclude=exclude)
-    reasons = _reasons(scorer, histories, user_ids, top.items)
+    return _Chunk(histories=histories, user_ids=user_ids, vectors=vectors, exclude=exclude)
+
+
+def _finish(scorer: Scorer, chunk: _Chunk, top: Recommendations) -> list[ListRow]:
+    """The chunk's lists: its top-n with a reason for each of the first picks."""
+    reasons = _reasons(scorer, chunk.histories, chunk.user_ids, top.items)
     lengths = (top.items >= 0).sum(axis=1).tolist()  # padding (-1) only ever follows real picks
     return [
         ListRow(
@@ -153,8 +166,16 @@ def _lists_for(
             scores=top.scores[k, : lengths[k]],
             reasons=reasons[k],
         )
-        for k, user_id in enumerate(user_ids.tolist())
+        for k, user_id in enumerate(chunk.user_ids.tolist())
     ]
+
+
+def _lists_for(
+    scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarray], n: int
+) -> list[ListRow]:
+    """Top-n with reasons for every user in ``histories`` (sorted by user), excluding rated and hidden."""
+    chunk = _prepare(scorer, histories, hidden)
+    return _finish(scorer, chunk, scorer.recommend_vectors(chunk.vectors, n, exclude=chunk.exclude))
 
 
 def _slice(data: RatingArrays, lo: int, hi: int) -> RatingArrays:
@@ -187,10 +208,11 @@ def lists_compute_and_write(
     """Compute and persist, for ``version``, the list of every user with ratings (or of the users in
     ``user_range``: one shard of a distributed refresh), a range of users at a time.
 
-    A three-stage pipeline: while a helper thread scores range k (numpy, which releases the GIL),
-    this thread reads range k+1's ratings and writes range k-1's lists (mostly waiting on PostgreSQL
-    and Redis), so the database, the scoring and the writes overlap on separate cores. All database
-    and cache work stays in this thread (its connection and transaction); the helper only sees arrays.
+    A pipeline: while a helper thread scores range k (the matrix products and top-n: numpy, which
+    releases the GIL), this thread reads range k+1's ratings and encodes its users, then explains and
+    writes range k's lists (reasons, PostgreSQL, Redis), so the database, the scoring and the rest
+    overlap on separate cores. All database and cache work stays in this thread (its connection and
+    transaction); the helper only sees arrays.
     ``data``, when given (the retrain already holds every rating), is cut into the same ranges.
     """
     scorer = modeling.load_scorer(version.artifact_path)
@@ -206,26 +228,30 @@ def lists_compute_and_write(
     else:
         loads = [lambda r=r: ratings_as_arrays(user_range=r) for r in _id_ranges(user_range, range_users)]
 
-    def compute(ratings: RatingArrays) -> list[list[ListRow]]:
-        """The lists of every user in ``ratings``, in chunks of `REFRESH_CHUNK_USERS` users."""
+    def prepare(k: int) -> list[_Chunk]:
+        """Range k read and cut into chunks of `REFRESH_CHUNK_USERS` users, with their vectors."""
+        ratings = loads[k]()
         boundaries = [(a, b) for _, a, b in _user_slices(ratings.users)]
-        return [
-            _lists_for(scorer, _slice(ratings, part[0][0], part[-1][1]), hidden, n)
-            for part in (boundaries[k : k + chunk_users] for k in range(0, len(boundaries), chunk_users))
-        ]
+        parts = (boundaries[i : i + chunk_users] for i in range(0, len(boundaries), chunk_users))
+        return [_prepare(scorer, _slice(ratings, part[0][0], part[-1][1]), hidden) for part in parts]
+
+    def score(chunks: list[_Chunk]) -> list[Recommendations]:
+        return [scorer.recommend_vectors(c.vectors, n, exclude=c.exclude) for c in chunks]
 
     written = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-compute") as helper:
-        pending = helper.submit(compute, loads[0]()) if loads else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-score") as helper:
+        current = prepare(0) if loads else []
+        pending = helper.submit(score, current)
         for k in range(len(loads)):
-            following = loads[k + 1]() if k + 1 < len(loads) else None  # read while range k is scored
-            assert pending is not None
-            chunks = pending.result()
-            pending = helper.submit(compute, following) if following is not None else None
-            for j, rows in enumerate(chunks):
-                written += recommendation_lists_write(version_id=version.pk, rows=rows)
-                if pending is not None or j + 1 < len(chunks):
+            following = prepare(k + 1) if k + 1 < len(loads) else None  # while range k is scored
+            tops = pending.result()
+            if following is not None:
+                pending = helper.submit(score, following)
+            for j, (chunk, top) in enumerate(zip(current, tops, strict=True)):
+                written += recommendation_lists_write(version_id=version.pk, rows=_finish(scorer, chunk, top))
+                if following is not None or j + 1 < len(current):
                     failpoint("lists-partly-written")  # fault-injection tests: die between two chunks
+            current = following or []
             if progress:
                 progress((k + 1) / len(loads))
     return written

@@ -286,7 +286,7 @@ def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[s
             p = refresh["product"]
             vacuumed = (f" Before the end-to-end run the lists table was vacuumed (untimed, {p['vacuum_seconds']:.0f} s; "
                         f"{p['lists_table_mb']:,.0f} MB after): the server's autovacuum is {p['server_autovacuum']} here, "
-                        "and in production it clears each refresh's 138k dead rows before the next one.")  # fmt: skip
+                        "and in production it clears each refresh's dead rows (one per user) before the next one.")  # fmt: skip
         out += [f"{r['users']:,} users x {r['movies']:,} movies, d={r['dim']}, top-100 with each user's rated movies "
                 f"excluded; model: {art}. Load {_load_str(r.get('load_before'))}.{vacuumed}", ""]  # fmt: skip
         out += _table(["refresh", "seconds", "vs floor", "MB above resting"], rows)

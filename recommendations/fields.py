@@ -10,7 +10,7 @@ did, on every database backend.
 from __future__ import annotations
 
 from base64 import b64encode
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -54,13 +54,11 @@ def unpack_pairs(raw: bytes | memoryview) -> dict[int, int]:
 
 
 class _PackedField(models.BinaryField):
-    """A BinaryField whose Python value is decoded from and encoded to packed bytes."""
+    """A BinaryField whose Python value is decoded from and encoded to packed bytes by the
+    subclass's ``pack`` and ``unpack``."""
 
-    def pack(self, value: Any) -> bytes:
-        raise NotImplementedError
-
-    def unpack(self, raw: bytes | memoryview) -> Any:
-        raise NotImplementedError
+    pack: Callable[[Any], bytes]
+    unpack: Callable[[bytes | memoryview], Any]
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return None if value is None else self.unpack(value)
@@ -89,33 +87,21 @@ class PackedIdsField(_PackedField):
     """A list of int64 ids."""
 
     description = "A list of integer ids stored as packed bytes"
-
-    def pack(self, value: Any) -> bytes:
-        return pack_ids(value)
-
-    def unpack(self, raw: bytes | memoryview) -> list[int]:
-        return unpack_ids(raw)
+    pack = staticmethod(pack_ids)
+    unpack = staticmethod(unpack_ids)
 
 
 class PackedScoresField(_PackedField):
     """A list of scores, kept as float32 and read to `SCORE_DECIMALS` decimals."""
 
     description = "A list of floats stored as packed bytes"
-
-    def pack(self, value: Any) -> bytes:
-        return pack_scores(value)
-
-    def unpack(self, raw: bytes | memoryview) -> list[float]:
-        return unpack_scores(raw)
+    pack = staticmethod(pack_scores)
+    unpack = staticmethod(unpack_scores)
 
 
 class PackedPairsField(_PackedField):
     """A {int id: int id} mapping."""
 
     description = "A mapping of integer ids to integer ids stored as packed bytes"
-
-    def pack(self, value: Any) -> bytes:
-        return pack_pairs(value)
-
-    def unpack(self, raw: bytes | memoryview) -> dict[int, int]:
-        return unpack_pairs(raw)
+    pack = staticmethod(pack_pairs)
+    unpack = staticmethod(unpack_pairs)

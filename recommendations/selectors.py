@@ -57,14 +57,18 @@ def list_cache_key(user_id: int, epoch: str) -> str:
     return f"recs:list:v3:{epoch}:{user_id}"
 
 
-def list_cache_epoch() -> str:
-    """The current list epoch, created on first use (or after the cache lost it: every cached list
-    is then unreachable, which is safe). Raises when the cache is unreachable."""
-    epoch = cache.get(LIST_EPOCH_KEY)
+def cache_epoch(key: str) -> str:
+    """The current epoch under ``key``, created on first use (or after the cache lost it: everything
+    cached under the old one is then unreachable, which is safe). Raises when the cache is unreachable."""
+    epoch = cache.get(key)
     if epoch is None:
-        cache.add(LIST_EPOCH_KEY, secrets.token_hex(8), None)
-        epoch = cache.get(LIST_EPOCH_KEY)
+        cache.add(key, secrets.token_hex(8), None)  # add: concurrent creators agree on one epoch
+        epoch = cache.get(key)
     return str(epoch)
+
+
+def list_cache_epoch() -> str:
+    return cache_epoch(LIST_EPOCH_KEY)
 
 
 def list_cache_value(

@@ -23,6 +23,7 @@ from .models import ModelVersion, RecommendationList, TrainingRun
 from .selectors import (
     LIST_EPOCH_KEY,
     RESPONSE_EPOCH_KEY,
+    cache_epoch,
     list_cache_epoch,
     list_cache_key,
     list_cache_value,
@@ -162,8 +163,7 @@ def recommendation_lists_write(
 
     def flush() -> None:
         _lists_upsert(batch, version_id=version_id, folded_in=folded_in, generated_at=now)
-        _cache_lists(batch, version_id=version_id, generated_at=now)
-        _responses_forget_for_lists(version_id=version_id, user_ids=[x.user_id for x in batch])
+        _caches_after_write(batch, version_id=version_id, generated_at=now)
 
     for row in rows:
         batch.append(
@@ -259,37 +259,45 @@ def _lists_upsert(
         cursor.execute("TRUNCATE recommendations_list_staging_v2")
 
 
-def _cache_lists(lists: Sequence[_PackedList], *, version_id: int, generated_at: dt.datetime) -> None:
-    """Put a few freshly written lists of the active version in the cache; after many (a bulk
-    refresh), make every cached list stale instead: one key write, not one per user (they are cached
-    again as they are read). A dead cache is not an error."""
-    if not ModelVersion.objects.filter(pk=version_id, is_active=True).exists():
-        return
+#: Up to this many lists written at once update their users' cache entries one by one; more (a
+#: refresh of everyone) make every cached list and answer stale at once by bumping the epochs.
+_FORGET_ONE_BY_ONE = 100
+
+
+def _caches_after_write(lists: Sequence[_PackedList], *, version_id: int, generated_at: dt.datetime) -> None:
+    """After writing ``lists``: a few of them replace their users' cached lists (active version only)
+    and drop those users' cached answers; many (a bulk refresh of the active version) make every cached
+    list and answer stale instead, with two key writes rather than two per user. They are cached again
+    as they are read. A dead cache is not an error."""
+    active = ModelVersion.objects.filter(pk=version_id, is_active=True).exists()
     if len(lists) > _FORGET_ONE_BY_ONE:
-        recommendation_lists_cache_forget_all()
+        if active:
+            recommendation_caches_forget_all()
         return
-    try:
-        epoch = list_cache_epoch()
-        values = {
-            list_cache_key(x.user_id, epoch): list_cache_value(
-                movie_ids=x.movie_ids,
-                scores=x.scores,
-                reasons=x.reasons,
-                model_version_id=version_id,
-                generated_at=generated_at,
-            )
-            for x in lists
-        }
-        cache.set_many(values, settings.RECOMMENDATIONS["CACHE_SECONDS"])
-    except Exception:
-        logger.warning("Could not cache the new recommendation lists", exc_info=True)
+    if active:
+        try:
+            epoch = list_cache_epoch()
+            values = {
+                list_cache_key(x.user_id, epoch): list_cache_value(
+                    movie_ids=x.movie_ids,
+                    scores=x.scores,
+                    reasons=x.reasons,
+                    model_version_id=version_id,
+                    generated_at=generated_at,
+                )
+                for x in lists
+            }
+            cache.set_many(values, settings.RECOMMENDATIONS["CACHE_SECONDS"])
+        except Exception:
+            logger.warning("Could not cache the new recommendation lists", exc_info=True)
+    recommendation_responses_forget(user_ids=[x.user_id for x in lists])
 
 
-def recommendation_lists_cache_forget_all() -> None:
+def _epoch_bump(key: str, what: str) -> None:
     try:
-        cache.set(LIST_EPOCH_KEY, secrets.token_hex(8), None)
+        cache.set(key, secrets.token_hex(8), None)
     except Exception:
-        logger.warning("Could not bump the list cache epoch", exc_info=True)
+        logger.warning("Could not bump the %s cache epoch", what, exc_info=True)
 
 
 def recommendation_cache_forget(*, user_id: int) -> None:
@@ -301,10 +309,6 @@ def recommendation_cache_forget(*, user_id: int) -> None:
 
 
 # --- Cached API responses (see recommendations.selectors for the keys) -----------------------------
-
-#: Up to this many lists written at once invalidate their users one by one; more (a refresh of
-#: everyone) invalidate every cached answer at once by bumping the epoch.
-_FORGET_ONE_BY_ONE = 100
 
 
 @dataclass(frozen=True)
@@ -337,8 +341,7 @@ def recommendation_response_slot(*, token_key: str, user_id: int, query_string: 
             if not cache.add(auth_key, auth, seconds):
                 auth = cache.get(auth_key)
         if epoch is None:
-            cache.add(RESPONSE_EPOCH_KEY, secrets.token_hex(8), None)
-            epoch = cache.get(RESPONSE_EPOCH_KEY)
+            epoch = cache_epoch(RESPONSE_EPOCH_KEY)
     except Exception:
         logger.warning("Response cache unreachable; answering uncached", exc_info=True)
         return None
@@ -380,23 +383,13 @@ def recommendation_response_forget_token(*, token_key: str) -> None:
 
 def recommendation_responses_forget_all() -> None:
     """Make every cached answer stale (a new model serves, or everyone's list was rewritten)."""
-    try:
-        cache.set(RESPONSE_EPOCH_KEY, secrets.token_hex(8), None)
-    except Exception:
-        logger.warning("Could not bump the response cache epoch", exc_info=True)
-
-
-def _responses_forget_for_lists(*, version_id: int, user_ids: Sequence[int]) -> None:
-    if len(user_ids) <= _FORGET_ONE_BY_ONE:
-        recommendation_responses_forget(user_ids=user_ids)
-    elif ModelVersion.objects.filter(pk=version_id, is_active=True).exists():
-        recommendation_responses_forget_all()
+    _epoch_bump(RESPONSE_EPOCH_KEY, "response")
 
 
 def recommendation_caches_forget_all() -> None:
     """Every cached list and answer is stale (a new version serves): two key writes, whatever the
     number of users; each is cached again from the database when next read."""
-    recommendation_lists_cache_forget_all()
+    _epoch_bump(LIST_EPOCH_KEY, "list")
     recommendation_responses_forget_all()
 
 

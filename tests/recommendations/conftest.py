@@ -7,7 +7,11 @@ with a model that trains in seconds.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +102,19 @@ def tiny_model(settings, tmp_path):
 @pytest.fixture
 def world(db) -> World:
     return build_world()
+
+
+def run_on_sqlite(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in `manage.py shell` on a fresh SQLite database (the embedded default)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "recommender_site.settings.test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+    )

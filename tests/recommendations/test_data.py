@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +10,8 @@ import pytest
 from recommendations.data import ratings_as_arrays, user_id_ranges
 from tests.factories import RatingFactory, UserFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import run_on_sqlite
+
 AT = dt.datetime(2001, 9, 9, 1, 46, 40, tzinfo=dt.UTC)  # unix time 1_000_000_000
 
 
@@ -80,17 +77,6 @@ for k in range(2):
 print("ALL", ratings_as_arrays().timestamps.tolist())
 print("ONE", ratings_as_arrays(user_ids=[user.pk]).timestamps.tolist())
 """
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "recommender_site.settings.test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-    }
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done = run_on_sqlite(tmp_path, script)
     assert "ALL [1000000000, 1000000001]" in done.stdout, done.stdout + done.stderr
     assert "ONE [1000000000, 1000000001]" in done.stdout, done.stdout + done.stderr

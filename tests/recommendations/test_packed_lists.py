@@ -3,11 +3,6 @@ read back as the same lists and dicts, through the ORM, the cache, serialisation
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.core import serializers
 from django.core.cache import cache
@@ -18,7 +13,7 @@ from recommendations.selectors import _persisted_list, list_cache_epoch, list_ca
 from recommendations.services import ListRow, model_version_activate, recommendation_lists_write
 from tests.factories import MovieFactory, UserFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import run_on_sqlite
 
 
 @pytest.mark.django_db
@@ -92,18 +87,7 @@ with connection.cursor() as c:
     c.execute("SELECT movie_ids, scores, reasons FROM recommendations_recommendationlist")
     print("BACKWARD", [json.loads(v) for v in c.fetchone()])
 """
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "recommender_site.settings.test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-    }
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done = run_on_sqlite(tmp_path, script)
     assert "FORWARD [7, 3] [0.5, 0.25] {3: 9}" in done.stdout, done.stdout + done.stderr
     assert "BACKWARD [[7, 3], [0.5, 0.25], {'3': 9}]" in done.stdout, done.stdout + done.stderr
 

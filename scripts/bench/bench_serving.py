@@ -55,11 +55,9 @@ print(len(users))
     return int(done.stdout.strip().splitlines()[-1])
 
 
-def wrk(
-    path: str, *, seconds: int, connections: int, tokens: Path, order: str = "random", offset: int = 0
-) -> dict[str, Any]:
+def wrk(path: str, *, seconds: int, connections: int, tokens: Path) -> dict[str, Any]:
     cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "2s",
-           "-s", str(HERE / "wrk_rotate.lua"), BASE + path, "--", path, order, str(offset)]  # fmt: skip
+           "-s", str(HERE / "wrk_rotate.lua"), BASE + path, "--", path]  # fmt: skip
     env = dict(os.environ, TOKENS_FILE=str(tokens))
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 30)
     line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith("{"))

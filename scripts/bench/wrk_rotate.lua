@@ -1,10 +1,9 @@
 -- wrk script: each request authenticates as one of many members (tokens from TOKENS_FILE, one a line).
--- args: <path> <order: random|sequential> [start offset]
+-- args: <path>
 -- Prints one JSON line of totals and latency percentiles (microseconds) when done.
 local tokens = {}
 for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
 
--- Run with -t 2: in sequential order thread 0 takes even positions and thread 1 odd ones.
 local thread_id = 0
 
 function setup(thread)
@@ -14,19 +13,11 @@ end
 
 function init(args)
   path = args[1] or "/"
-  order = args[2] or "random"
-  counter = (tonumber(args[3]) or 0) + id
   math.randomseed(os.time() + id * 7919)
 end
 
 function request()
-  local t
-  if order == "sequential" then
-    t = tokens[(counter % #tokens) + 1]
-    counter = counter + 2
-  else
-    t = tokens[math.random(#tokens)]
-  end
+  local t = tokens[math.random(#tokens)]
   return wrk.format("GET", path, {["Authorization"] = "Token " .. t})
 end
 

@@ -4,10 +4,8 @@ writing persisted lists. Tasks, admin actions, the API and the CLI all call thes
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import secrets
-import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +15,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
+
+from recommender_site import pgcopy
 
 from .fields import pack_ids, pack_pairs, pack_scores
 from .models import ModelVersion, RecommendationList, TrainingRun
@@ -185,12 +185,6 @@ def recommendation_lists_write(
 
 
 _LIST_COLUMNS = ("user_id", "model_version_id", "movie_ids", "scores", "reasons", "folded_in", "generated_at")
-#: PostgreSQL's binary COPY format: signature, flags and header extension length, then the rows, then -1.
-_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_PGCOPY_TRAILER = struct.pack(">h", -1)
-_PGCOPY_LIST_KEY = struct.Struct(">hiqiq")  # field count, then user_id and model_version_id (8 bytes each)
-_PGCOPY_LENGTH = struct.Struct(">i")
-_POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def _lists_upsert(
@@ -222,22 +216,23 @@ def _lists_upsert(
             update_fields=["movie_ids", "scores", "reasons", "folded_in", "generated_at"],
         )
         return
-    since = generated_at - _POSTGRES_EPOCH
-    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
-    tail = struct.pack(">ib", 1, folded_in) + struct.pack(">iq", 8, micros)  # folded_in, generated_at
-    parts = [_PGCOPY_HEADER]
-    for x in lists:
-        parts += (
-            _PGCOPY_LIST_KEY.pack(len(_LIST_COLUMNS), 8, x.user_id, 8, version_id),
-            _PGCOPY_LENGTH.pack(len(x.movie_ids)),
-            x.movie_ids,
-            _PGCOPY_LENGTH.pack(len(x.scores)),
-            x.scores,
-            _PGCOPY_LENGTH.pack(len(x.reasons)),
-            x.reasons,
-            tail,
+    head = pgcopy.field_count(len(_LIST_COLUMNS))
+    version = pgcopy.int8(version_id)
+    tail = pgcopy.boolean(folded_in) + pgcopy.timestamptz(generated_at)
+    rows = b"".join(
+        b"".join(
+            (
+                head,
+                pgcopy.int8(x.user_id),
+                version,
+                pgcopy.bytea(x.movie_ids),
+                pgcopy.bytea(x.scores),
+                pgcopy.bytea(x.reasons),
+                tail,
+            )
         )
-    parts.append(_PGCOPY_TRAILER)
+        for x in lists
+    )
     table = RecommendationList._meta.db_table
     columns = ", ".join(_LIST_COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _LIST_COLUMNS[2:])
@@ -247,10 +242,7 @@ def _lists_upsert(
             "model_version_id bigint, movie_ids bytea, scores bytea, reasons bytea, folded_in boolean, "
             "generated_at timestamptz)"
         )
-        cursor.cursor.copy_expert(
-            f"COPY recommendations_list_staging_v2 ({columns}) FROM STDIN WITH (FORMAT binary)",
-            io.BytesIO(b"".join(parts)),
-        )
+        pgcopy.copy_in(cursor, f"recommendations_list_staging_v2 ({columns})", [rows])
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM recommendations_list_staging_v2 "
             f"ON CONFLICT (user_id, model_version_id) DO UPDATE SET {updates}"

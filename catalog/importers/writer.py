@@ -25,6 +25,7 @@ from tqdm import tqdm
 from accounts.models import User
 from catalog.models import Genre, Movie, normalize_for_search
 from ratings.models import Rating
+from recommender_site import pgcopy
 
 # Rows per executemany batch on SQLite and per COPY chunk on PostgreSQL: big enough to amortise the
 # round trips, small enough that the progress bar moves and memory stays flat.
@@ -335,16 +336,11 @@ def ratings_upsert(*, ratings: RatingArrays, progress: bool) -> RatingsResult:
     """
     if len(ratings) == 0:
         return RatingsResult(0, 0, 0)
-    if connection.vendor == "postgresql" and hasattr(_raw_cursor_type(), "copy_expert"):
+    if pgcopy.available():
         created, updated = _ratings_write_postgresql(ratings, progress=progress)
     else:
         created, updated = _ratings_upsert_executemany(ratings, progress=progress)
     return RatingsResult(created=created, updated=updated, unchanged=len(ratings) - created - updated)
-
-
-def _raw_cursor_type() -> type:
-    connection.ensure_connection()
-    return type(connection.connection.cursor())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -352,58 +348,36 @@ def _raw_cursor_type() -> type:
 
 # Below this many appended ratings, dropping and rebuilding constraints costs more than it saves.
 BULK_MIN_ROWS = 50_000
-_PG_EPOCH_OFFSET = 946_684_800  # 2000-01-01T00:00:00Z in unix seconds
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 
 
-def _copy_dtype(time_columns: int) -> np.dtype:
-    """One row of PostgreSQL's binary COPY format: a field count, then (length, value) per field,
-    big-endian. timestamptz travels as microseconds since 2000-01-01 UTC, so no per-row formatting."""
-    fields: list[tuple[str, str]] = [("fields", ">i2")]
-    for name, kind in [("user_id", ">i8"), ("movie_id", ">i8"), ("value", ">f8")] + [
-        (f"at{i}", ">i8") for i in range(time_columns)
-    ]:
-        fields += [(f"{name}_len", ">i4"), (name, kind)]
-    return np.dtype(fields)
-
-
-class _ChunkReader:
-    """A file-like ``read()`` over a generator of byte chunks, which is what ``copy_expert`` wants."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-
-    def read(self, size: int = -1) -> bytes:
-        return next(self._chunks, b"")
+def _rating_row(time_columns: int) -> np.dtype:
+    """A rating row (user_id, movie_id, value, then ``time_columns`` timestamps) as COPY sends it."""
+    return pgcopy.row_dtype(
+        [("user_id", ">i8"), ("movie_id", ">i8"), ("value", ">f8")]
+        + [(f"at{i}", ">i8") for i in range(time_columns)]
+    )
 
 
 def _copy_chunks(ratings: RatingArrays, *, time_columns: int, bar: tqdm) -> Iterator[bytes]:
-    dtype = _copy_dtype(time_columns)
-    yield _COPY_HEADER
+    dtype = _rating_row(time_columns)
     for start in range(0, len(ratings), RATING_BATCH):
         stop = min(start + RATING_BATCH, len(ratings))
-        rows = np.empty(stop - start, dtype=dtype)
-        rows["fields"] = 3 + time_columns
-        for name in dtype.names or ():
-            if name.endswith("_len"):
-                rows[name] = 8
-        rows["user_id"] = ratings.user_pks[start:stop]
-        rows["movie_id"] = ratings.movie_pks[start:stop]
-        rows["value"] = ratings.values[start:stop]
-        micros = (ratings.timestamps[start:stop] - _PG_EPOCH_OFFSET) * 1_000_000
-        for i in range(time_columns):
-            rows[f"at{i}"] = micros
-        yield rows.tobytes()
+        micros = pgcopy.timestamp_micros(ratings.timestamps[start:stop])
+        columns = {
+            "user_id": ratings.user_pks[start:stop],
+            "movie_id": ratings.movie_pks[start:stop],
+            "value": ratings.values[start:stop],
+            **{f"at{i}": micros for i in range(time_columns)},
+        }
+        yield pgcopy.encode_rows(dtype, columns)
         bar.update(stop - start)
-    yield _COPY_TRAILER
 
 
 def _copy(
-    cursor: CursorWrapper, sql: str, ratings: RatingArrays, *, time_columns: int, desc: str, progress: bool
+    cursor: CursorWrapper, target: str, ratings: RatingArrays, *, time_columns: int, desc: str, progress: bool
 ) -> None:
     with progress_bar(total=len(ratings), desc=desc, unit="rating", enabled=progress) as bar:
-        cursor.copy_expert(sql, _ChunkReader(_copy_chunks(ratings, time_columns=time_columns, bar=bar)))
+        pgcopy.copy_in(cursor, target, _copy_chunks(ratings, time_columns=time_columns, bar=bar))
 
 
 def _ratings_write_postgresql(ratings: RatingArrays, *, progress: bool) -> tuple[int, int]:
@@ -433,7 +407,7 @@ def _ratings_write_postgresql(ratings: RatingArrays, *, progress: bool) -> tuple
         if len(fresh):
             _copy(
                 cursor,
-                f"COPY {quoted} (user_id, movie_id, value, created_at, updated_at) FROM STDIN WITH (FORMAT binary)",
+                f"{quoted} (user_id, movie_id, value, created_at, updated_at)",
                 fresh,
                 time_columns=2,
                 desc="copying ratings",
@@ -496,7 +470,7 @@ def _ratings_merge(
     )
     _copy(
         cursor,
-        f"COPY {stage} FROM STDIN WITH (FORMAT binary)",
+        stage,
         ratings,
         time_columns=1,
         desc="staging ratings",

@@ -28,7 +28,7 @@ class Movie(models.Model):
     """A movie, with the ids other catalogues know it by and denormalised rating statistics.
 
     ``rating_count`` and ``rating_mean`` are kept exact by the rating services and the importers
-    (``catalog.services.movie_stats_refresh``); they exist so that lists can sort by popularity and
+    (``ratings.stats.movie_stats_refresh``); they exist so that lists can sort by popularity and
     average without aggregating millions of ratings per request.
     """
 

@@ -8,10 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Movie
-from catalog.services import movie_stats_refresh
 
 from .models import HALF_STARS, HiddenMovie, Rating, WatchlistEntry
 from .signals import ratings_changed
+from .stats import movie_stats_refresh
 
 
 def rating_value_clean(value: object) -> float:

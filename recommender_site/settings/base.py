@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "catalog",
     "ratings",
     "recommendations",
+    "ingest",
 ]
 
 MIDDLEWARE = [

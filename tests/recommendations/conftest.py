@@ -81,7 +81,7 @@ def build_world(seed: int = 0) -> World:
                 at = start + dt.timedelta(days=int(rng.integers(0, 300)), minutes=step)
                 ratings.append(Rating(user=user, movie=movie, value=value, created_at=at, updated_at=at))
     Rating.objects.bulk_create(ratings)
-    from catalog.services import movie_stats_refresh
+    from ratings.stats import movie_stats_refresh
 
     movie_stats_refresh()
     return World(movies=movies, users=users)

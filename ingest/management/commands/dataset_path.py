@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.importers import DatasetUnavailable, movielens_locate
+from ingest.sources import DatasetUnavailable, movielens_locate
 
 
 class Command(BaseCommand):

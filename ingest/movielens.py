@@ -10,8 +10,8 @@ import pandas as pd
 from django.db import transaction
 
 from catalog.models import Movie
-from catalog.services import movie_stats_refresh
 from ml.datasets import MovieLensData, read_movielens
+from ratings.stats import movie_stats_refresh
 
 from .writer import (
     ImportConflict,

@@ -401,7 +401,7 @@ def test_a_failure_after_the_ratings_are_written_rolls_everything_back(tmp_path:
     def broken_stats_refresh(**kwargs: object) -> None:
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr("catalog.importers.movielens.movie_stats_refresh", broken_stats_refresh)
+    monkeypatch.setattr("ingest.movielens.movie_stats_refresh", broken_stats_refresh)
     newer = [(u, m, 0.5, t + 1) for u, m, _, t in HALF_STAR_RATINGS] + [(9, 4, 4.0, 1300000000)]
 
     with pytest.raises(RuntimeError, match="the disk is full"):
@@ -427,7 +427,7 @@ def test_a_bulk_load_rebuilds_the_ratings_constraints_exactly(tmp_path: Path, mo
     """On PostgreSQL a big first import drops the foreign keys and secondary indexes and rebuilds them
     (BULK_MIN_ROWS lowered so five ratings count as big). On SQLite the path does not exist and the
     schema is trivially unchanged."""
-    monkeypatch.setattr("catalog.importers.writer.BULK_MIN_ROWS", 1)
+    monkeypatch.setattr("ingest.writer.BULK_MIN_ROWS", 1)
     schema = _rating_constraints()
 
     load(write_latest(tmp_path))
@@ -438,14 +438,14 @@ def test_a_bulk_load_rebuilds_the_ratings_constraints_exactly(tmp_path: Path, mo
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_bulk_load_restores_the_constraints_it_dropped(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("catalog.importers.writer.BULK_MIN_ROWS", 1)
+    monkeypatch.setattr("ingest.writer.BULK_MIN_ROWS", 1)
     schema = _rating_constraints()
     before = snapshot()
 
     def broken_stats_refresh(**kwargs: object) -> None:
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr("catalog.importers.movielens.movie_stats_refresh", broken_stats_refresh)
+    monkeypatch.setattr("ingest.movielens.movie_stats_refresh", broken_stats_refresh)
 
     with pytest.raises(RuntimeError, match="the disk is full"):
         load(write_latest(tmp_path))

@@ -15,7 +15,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from catalog.importers.sources import (
+from ingest.sources import (
     KNOWN_MD5,
     RECBOLE_WHEEL_SHA256,
     DatasetUnavailable,

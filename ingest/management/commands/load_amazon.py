@@ -7,7 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.importers import DatasetError, ImportConflict, amazon_import
+from ingest.amazon import amazon_import
+from ingest.writer import ImportConflict
+from ml.datasets import DatasetError
 
 
 class Command(BaseCommand):

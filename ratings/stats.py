@@ -1,13 +1,13 @@
-"""Writes to the catalogue."""
+"""Movie rating statistics (count and mean on the movie row): a ratings aggregate, kept by this app."""
 
 from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.db.models import Avg, Count
 
-from ratings.models import Rating
+from catalog.models import Movie
 
-from .models import Movie
+from .models import Rating
 
 
 def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:

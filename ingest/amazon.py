@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from catalog.services import movie_stats_refresh
 from ml.datasets import AmazonData, amazon_filter, read_amazon
+from ratings.stats import movie_stats_refresh
 
 from .writer import (
     ImportSummary,

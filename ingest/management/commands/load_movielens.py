@@ -9,14 +9,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.importers import (
-    DatasetError,
-    DatasetUnavailable,
-    ImportConflict,
-    movielens_import,
-    movielens_locate,
-)
-from ml.datasets import FORMATS
+from ingest.movielens import movielens_import
+from ingest.sources import DatasetUnavailable, movielens_locate
+from ingest.writer import ImportConflict
+from ml.datasets import FORMATS, DatasetError
 from ratings.models import Rating
 
 

@@ -1,21 +1,24 @@
-"""Pages built around the model: home, the movie page and the picks page."""
+"""Pages that compose the catalogue, the member's marks and the model: home, browse and search, the
+movie page and the picks page."""
 
 import logging
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from catalog.forms import MovieFilterForm
+from catalog.forms import MovieFilterForm, MovieSearchForm
 from catalog.models import Movie
 from catalog.selectors import (
     genre_names,
     movie_decades,
     movie_onboarding_candidates,
     movie_popular,
+    movie_search,
     movie_top_rated,
 )
 from ratings.selectors import rating_count_for_user, user_excluded_movie_ids, user_movie_marks
@@ -48,6 +51,27 @@ def _pick_cards(recs: RecommendationSet) -> list[dict[str, object]]:
     movies = [recs.movies[p.movie_id] for p in recs.picks if p.movie_id in recs.movies]
     prefetch_related_objects(movies, "genres")
     return [{"movie": recs.movies[p.movie_id], "pick": p} for p in recs.picks if p.movie_id in recs.movies]
+
+
+#: Movies per page when browsing or searching.
+PAGE_SIZE = 24
+
+
+def movie_list(request: HttpRequest) -> HttpResponse:
+    """Browse and search, with the member's marks on every card."""
+    form = MovieSearchForm(request.GET or None, genres=genre_names(), decades=movie_decades())
+    filters = form.filters()
+    page = Paginator(movie_search(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    marks = user_movie_marks(
+        user_id=request.user.pk if request.user.is_authenticated else None,
+        movie_ids=[movie.pk for movie in page.object_list],
+    )
+    filtered = bool(filters["query"] or filters["genre"] or filters["decade"])
+    return render(
+        request,
+        "catalog/movie_list.html",
+        {"form": form, "page": page, "marks": marks, "filters": filters, "filtered": filtered},
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:

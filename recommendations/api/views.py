@@ -22,6 +22,7 @@ from catalog.api.views import ID_REGEX
 from catalog.api.views import MovieViewSet as CatalogMovieViewSet
 from catalog.models import Movie
 from ratings.api.views import member_id
+from ratings.selectors import rating_histogram_for_movie, user_movie_marks
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.selectors import (
     RESPONSE_PARAMS,
@@ -46,6 +47,7 @@ from .permissions import IsStaff
 from .serializers import (
     ModelActivateOutputSerializer,
     ModelVersionOutputSerializer,
+    MovieDetailOutputSerializer,
     MovieSimilarQuerySerializer,
     RecommendationListOutputSerializer,
     RecommendationQuerySerializer,
@@ -82,15 +84,40 @@ class QueueUnavailable(exceptions.APIException):
 # --- Movies: the catalogue's resource, plus what the model knows about them ---------------------------
 
 
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="A movie with its rating statistics (and your marks and predicted stars, when logged in)"
+    ),
+)
 class MovieViewSet(CatalogMovieViewSet):
+    serializer_class = MovieDetailOutputSerializer
+
+    def get_serializer_class(self) -> type[MovieSummaryOutputSerializer]:
+        return MovieDetailOutputSerializer if self.action == "retrieve" else super().get_serializer_class()
+
     def member_state(self, movie: Movie) -> dict[str, Any] | None:
-        state = super().member_state(movie)
-        if state is not None:
-            user_id = member_id(self.request)
-            state["predicted_stars"] = optional(
+        """The caller's marks on ``movie`` and the model's guess of their rating (None when anonymous)."""
+        if not self.request.user.is_authenticated:
+            return None
+        user_id = member_id(self.request)
+        marks = user_movie_marks(user_id=user_id, movie_ids=[movie.pk])
+        return {
+            "rating": marks.ratings.get(movie.pk),
+            "hidden": movie.pk in marks.hidden,
+            "on_watchlist": movie.pk in marks.watchlist,
+            "predicted_stars": optional(
                 "predicted stars", lambda: predicted_stars(user_id=user_id, movie_id=movie.pk), None
-            )
-        return state
+            ),
+        }
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        movie = self.get_object()
+        context = {
+            **self.get_serializer_context(),
+            "histogram": rating_histogram_for_movie(movie_id=movie.pk),
+            "member_state": self.member_state(movie),
+        }
+        return Response(MovieDetailOutputSerializer(movie, context=context).data)
 
     @extend_schema(
         summary="Movies similar to this one",

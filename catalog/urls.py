@@ -1,6 +1,0 @@
-from django.urls import path
-
-from . import views
-
-app_name = "catalog"
-urlpatterns = [path("", views.movie_list, name="movie_list")]

@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from catalog.models import Movie
 from ratings.models import Rating
-from tests.ingest.test_importers import snapshot
 from tests.factories import MovieFactory
+from tests.ingest.test_importers import snapshot
 from tests.ml.test_datasets import REVIEWS, review, write_amazon
 
 

@@ -119,6 +119,17 @@ def save_artifact(result: TrainResult, directory: str | os.PathLike[str]) -> Pat
     return target
 
 
+def unfinished_artifacts(parent: str | os.PathLike[str]) -> list[tuple[Path, str]]:
+    """Half-written artifacts under ``parent`` (left by a process killed inside `save_artifact`), each
+    with the name of the directory it was being written as."""
+    found = []
+    for staging in Path(parent).glob(".*"):
+        if staging.is_dir():
+            # save_artifact's staging name: "." + the target's name + "." + mkdtemp's random suffix
+            found.append((staging, staging.name[1:].rsplit(".", 1)[0]))
+    return found
+
+
 def read_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:
     meta: dict[str, Any] = json.loads((Path(directory) / METADATA).read_text())
     if meta.get("format_version") != ARTIFACT_FORMAT_VERSION:

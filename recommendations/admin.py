@@ -4,9 +4,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from .models import ModelVersion, RecommendationList, TrainingRun
-from .services import (
+from .registry import (
     EnqueueError,
     RetrainAlreadyRunning,
+    active_version,
     model_version_activate_and_refresh,
     model_version_previous,
     training_run_request,
@@ -124,7 +125,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Roll back to the previously active version", permissions=["activate"])
     def roll_back(self, request: HttpRequest, queryset) -> None:
-        active = ModelVersion.objects.filter(is_active=True).first()
+        active = active_version()
         previous = model_version_previous(version=active) if active else None
         if previous is None:
             self.message_user(request, "There is no earlier version to roll back to.", messages.ERROR)

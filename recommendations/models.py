@@ -1,5 +1,7 @@
 """The model registry (training runs, model versions) and the persisted per-user top-N lists."""
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -79,6 +81,12 @@ class TrainingRun(models.Model):
         return None
 
 
+class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
+    def active(self) -> ModelVersionQuerySet:
+        """The version that serves (at most one, enforced by the database)."""
+        return self.filter(is_active=True)
+
+
 class ModelVersion(models.Model):
     """A trained model on disk. At most one is active (serving), enforced by the database."""
 
@@ -95,6 +103,8 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Max, Min
 
 from ml.failpoints import failpoint
@@ -19,10 +18,10 @@ from ml.history import chronological_order
 from ml.score import Recommendations, Scorer
 from ratings.models import HiddenMovie, Rating
 
-from . import modeling
-from .data import RatingArrays, ratings_as_arrays
-from .models import ModelVersion, RecommendationList
-from .services import ListRow, recommendation_cache_forget, recommendation_lists_write
+from . import caches, ml_adapter, registry
+from .lists import ListRow, list_delete, lists_write
+from .models import ModelVersion
+from .rating_arrays import RatingArrays, ratings_as_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +143,7 @@ class _Chunk:
 
 def _prepare(scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarray]) -> _Chunk:
     """User vectors and exclusions (rated and hidden movies) of the users in ``histories``."""
-    user_ids, vectors = modeling.user_vectors(scorer, histories)
+    user_ids, vectors = ml_adapter.user_vectors(scorer, histories)
     slices = {u: (a, b) for u, a, b in _user_slices(histories.users)}
     exclude = [
         np.concatenate(
@@ -215,7 +214,7 @@ def lists_compute_and_write(
     transaction); the helper only sees arrays.
     ``data``, when given (the retrain already holds every rating), is cut into the same ranges.
     """
-    scorer = modeling.load_scorer(version.artifact_path)
+    scorer = ml_adapter.load_scorer(version.artifact_path)
     n = settings.RECOMMENDATIONS["LIST_LENGTH"]
     chunk_users = settings.RECOMMENDATIONS["REFRESH_CHUNK_USERS"]
     range_users = settings.RECOMMENDATIONS["REFRESH_READ_USERS"]
@@ -248,7 +247,7 @@ def lists_compute_and_write(
             if following is not None:
                 pending = helper.submit(score, following)
             for j, (chunk, top) in enumerate(zip(current, tops, strict=True)):
-                written += recommendation_lists_write(version_id=version.pk, rows=_finish(scorer, chunk, top))
+                written += lists_write(version_id=version.pk, rows=_finish(scorer, chunk, top))
                 if following is not None or j + 1 < len(current):
                     failpoint("lists-partly-written")  # fault-injection tests: die between two chunks
             current = following or []
@@ -259,15 +258,14 @@ def lists_compute_and_write(
 
 def refresh_version(version_id: int | None) -> ModelVersion | None:
     """The version to refresh with: ``version_id``, or the active one; None when there is none."""
-    versions = ModelVersion.objects.all()
-    return versions.filter(pk=version_id).first() if version_id else versions.filter(is_active=True).first()
+    return ModelVersion.objects.filter(pk=version_id).first() if version_id else registry.active_version()
 
 
 def lists_refresh_all(*, version_id: int | None = None, user_range: tuple[int, int] | None = None) -> int:
     """Recompute every list (or one shard's) with ``version_id`` (default: the active version).
 
     0 when there is no model. Each batch written for the active version makes the cached lists stale
-    (`recommendation_lists_write`); readers then get the new lists from the database and cache them.
+    (`recommendations.lists.lists_write`); readers then get the new lists from the database and cache them.
     """
     version = refresh_version(version_id)
     if version is None:
@@ -281,19 +279,17 @@ def list_refresh_user(*, user_id: int) -> bool:
 
     Returns False when there is no active model (serving falls back until the first retrain).
     """
-    version = ModelVersion.objects.filter(is_active=True).first()
+    version = registry.active_version()
     if version is None:
-        recommendation_cache_forget(user_id=user_id)
+        caches.member_forget(user_id=user_id)
         return False
-    scorer = modeling.load_scorer(version.artifact_path)
+    scorer = ml_adapter.load_scorer(version.artifact_path)
     history = ratings_as_arrays(user_ids=[user_id])
     if len(history) == 0:
-        with transaction.atomic():
-            RecommendationList.objects.filter(user_id=user_id).delete()
-        recommendation_cache_forget(user_id=user_id)
+        list_delete(user_id=user_id)
         return True
     rows = _lists_for(
         scorer, history, _hidden_by_user((user_id, user_id)), settings.RECOMMENDATIONS["LIST_LENGTH"]
     )
-    recommendation_lists_write(version_id=version.pk, rows=rows, folded_in=True)
+    lists_write(version_id=version.pk, rows=rows, folded_in=True)
     return True

@@ -1,11 +1,15 @@
-"""Celery tasks: thin interfaces (explicit names, primitive arguments) over the services in
-`recommendations.training` and `recommendations.refresh`."""
+"""Celery tasks: thin interfaces (explicit names, primitive arguments) over the pipeline, the refresh
+and the registry."""
 
 import logging
 
-from celery import shared_task
+from celery import chord, shared_task
 from django.conf import settings
-from django.core.cache import cache
+
+from . import caches, registry
+from .pipeline import retrain_execute
+from .rating_arrays import user_id_ranges
+from .refresh import list_refresh_user, lists_refresh_all, refresh_version
 
 logger = logging.getLogger(__name__)
 
@@ -21,19 +25,15 @@ logger = logging.getLogger(__name__)
 def retrain(*, run_id: int) -> str:
     """Run the training run ``run_id`` (created by training_run_request). Idempotent: a run that
     already ended is left alone; one left "running" by a killed worker is started again."""
-    from .training import retrain_execute
-
     return retrain_execute(run_id=run_id)
 
 
 @shared_task(name="recommendations.retrain_scheduled", acks_late=True)
 def retrain_scheduled(*, force: bool = False) -> str:
     """The beat entry point: request a run unless one is already queued or running."""
-    from .services import RetrainAlreadyRunning, training_run_request
-
     try:
-        run = training_run_request(trigger="schedule", force=force)
-    except RetrainAlreadyRunning as exc:
+        run = registry.training_run_request(trigger="schedule", force=force)
+    except registry.RetrainAlreadyRunning as exc:
         return str(exc)
     return f"queued run #{run.pk}"
 
@@ -46,11 +46,6 @@ def refresh_all(*, version_id: int | None = None) -> str:
     worker on the default queue; a chord's final step reports the total. Without a result backend
     (the embedded default's filesystem broker), or with a single shard, it runs here instead.
     """
-    from celery import chord
-
-    from .data import user_id_ranges
-    from .refresh import lists_refresh_all, refresh_version
-
     version = refresh_version(version_id)
     if version is None:
         return "no model version to refresh with"
@@ -65,8 +60,6 @@ def refresh_all(*, version_id: int | None = None) -> str:
 @shared_task(name="recommendations.refresh_shard", acks_late=True, reject_on_worker_lost=True)
 def refresh_shard(*, version_id: int, first_user_id: int, last_user_id: int) -> int:
     """One shard of refresh_all: the lists of users first_user_id..last_user_id. Idempotent."""
-    from .refresh import lists_refresh_all
-
     return lists_refresh_all(version_id=version_id, user_range=(first_user_id, last_user_id))
 
 
@@ -80,11 +73,5 @@ def refresh_finished(counts: list[int], *, version_id: int) -> int:
 @shared_task(name="recommendations.refresh_user", acks_late=True, ignore_result=True)
 def refresh_user(*, user_id: int) -> bool:
     """Fold the user's current ratings into their vector and rewrite their list (debounced)."""
-    from .receivers import refresh_pending_key
-    from .refresh import list_refresh_user
-
-    try:
-        cache.delete(refresh_pending_key(user_id))
-    except Exception:
-        logger.warning("Cache unreachable; refreshing user %s anyway", user_id)
+    caches.refresh_pending_clear(user_id=user_id)
     return list_refresh_user(user_id=user_id)

@@ -23,7 +23,7 @@ from catalog.selectors import (
 )
 from ratings.selectors import rating_count_for_user, user_excluded_movie_ids, user_movie_marks
 
-from .selectors import RecommendationSet, movie_similar, predicted_stars, recommendations_for_user
+from . import serving
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _member_id(request: HttpRequest) -> int:
     return int(user_id)
 
 
-def _pick_cards(recs: RecommendationSet) -> list[dict[str, object]]:
+def _pick_cards(recs: serving.RecommendationSet) -> list[dict[str, object]]:
     movies = [recs.movies[p.movie_id] for p in recs.picks if p.movie_id in recs.movies]
     prefetch_related_objects(movies, "genres")
     return [{"movie": recs.movies[p.movie_id], "pick": p} for p in recs.picks if p.movie_id in recs.movies]
@@ -79,7 +79,7 @@ def home(request: HttpRequest) -> HttpResponse:
         visitor = {"popular": movie_popular(limit=12), "top_rated": movie_top_rated(limit=12)}
         return render(request, "recommendations/home_visitor.html", visitor)
     user_id = _member_id(request)
-    recs = recommendations_for_user(user_id=user_id, n=12)
+    recs = serving.recommendations_for_user(user_id=user_id, n=12)
     cards = _pick_cards(recs)
     excluded = user_excluded_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
     rate_more = movie_onboarding_candidates(exclude_ids=excluded, limit=6)
@@ -101,7 +101,9 @@ def picks(request: HttpRequest) -> HttpResponse:
     user_id = _member_id(request)
     form = MovieFilterForm(request.GET or None, genres=genre_names(), decades=movie_decades())
     filters = form.filters()
-    recs = recommendations_for_user(user_id=user_id, n=48, genre=filters["genre"], decade=filters["decade"])
+    recs = serving.recommendations_for_user(
+        user_id=user_id, n=48, genre=filters["genre"], decade=filters["decade"]
+    )
     context: dict[str, object] = {
         "form": form,
         "filters": filters,
@@ -118,12 +120,12 @@ def movie_detail(request: HttpRequest, movie_id: int) -> HttpResponse:
     movie = get_object_or_404(Movie.objects.prefetch_related("genres"), pk=movie_id)
     user_id = request.user.pk if request.user.is_authenticated else None
     no_movies: list[Movie] = []
-    similar = _optional("similar movies", lambda: movie_similar(movie_id=movie.pk, n=8), no_movies)
+    similar = _optional("similar movies", lambda: serving.movie_similar(movie_id=movie.pk, n=8), no_movies)
     prefetch_related_objects(similar, "genres")
     predicted = None
     if user_id is not None:
         predicted = _optional(
-            "predicted stars", lambda: predicted_stars(user_id=user_id, movie_id=movie.pk), None
+            "predicted stars", lambda: serving.predicted_stars(user_id=user_id, movie_id=movie.pk), None
         )
     marks = user_movie_marks(user_id=user_id, movie_ids=[movie.pk, *(m.pk for m in similar)])
     context = {

@@ -118,10 +118,10 @@ def _model(database_ok: bool) -> dict[str, Any]:
     }
     if not database_ok:
         return state
-    from recommendations.selectors import active_model_version
+    from recommendations.registry import active_version
 
     try:
-        version = active_model_version()
+        version = active_version()
     except Exception:
         logger.warning("Readiness: could not read the active model", exc_info=True)
         return state

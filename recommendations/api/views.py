@@ -23,23 +23,14 @@ from catalog.api.views import MovieViewSet as CatalogMovieViewSet
 from catalog.models import Movie
 from ratings.api.views import member_id
 from ratings.selectors import rating_histogram_for_movie, user_movie_marks
+from recommendations import caches, serving
 from recommendations.models import ModelVersion, TrainingRun
-from recommendations.selectors import (
-    RESPONSE_PARAMS,
-    model_version_list,
-    movie_similar,
-    predicted_stars,
-    predicted_stars_many,
-    recommendations_cached_response,
-    recommendations_for_user,
-    training_run_list,
-)
-from recommendations.services import (
+from recommendations.registry import (
     EnqueueError,
     RetrainAlreadyRunning,
     model_version_activate_and_refresh,
-    recommendation_response_slot,
-    recommendation_response_store,
+    model_version_list,
+    training_run_list,
     training_run_request,
 )
 
@@ -106,7 +97,7 @@ class MovieViewSet(CatalogMovieViewSet):
             "hidden": movie.pk in marks.hidden,
             "on_watchlist": movie.pk in marks.watchlist,
             "predicted_stars": optional(
-                "predicted stars", lambda: predicted_stars(user_id=user_id, movie_id=movie.pk), None
+                "predicted stars", lambda: serving.predicted_stars(user_id=user_id, movie_id=movie.pk), None
             ),
         }
 
@@ -130,7 +121,9 @@ class MovieViewSet(CatalogMovieViewSet):
         params.is_valid(raise_exception=True)
         movie = self.get_object()
         movies: list[Movie] = optional(
-            "similar movies", lambda: movie_similar(movie_id=movie.pk, n=params.validated_data["n"]), []
+            "similar movies",
+            lambda: serving.movie_similar(movie_id=movie.pk, n=params.validated_data["n"]),
+            [],
         )
         prefetch_related_objects(movies, "genres")
         return Response(MovieSummaryOutputSerializer(movies, many=True).data)
@@ -139,26 +132,11 @@ class MovieViewSet(CatalogMovieViewSet):
 # --- Your recommendations -----------------------------------------------------------------------------
 
 
-def _bearer_token(request: HttpRequest) -> str | None:
-    """The key of an `Authorization: Token <key>` header, parsed as DRF's TokenAuthentication does."""
-    header = request.META.get("HTTP_AUTHORIZATION", b"")
-    parts = (header.encode("iso-8859-1") if isinstance(header, str) else header).split()
-    if len(parts) != 2 or parts[0].lower() != b"token":
-        return None
-    try:
-        return parts[1].decode()
-    except UnicodeError:
-        return None
-
-
-def _accepts_json(request: HttpRequest) -> bool:
-    accept = request.META.get("HTTP_ACCEPT", "")
-    return not accept or any(kind in accept for kind in ("application/json", "*/*", "application/*"))
-
-
 class RecommendationListView(APIView):
     """Cached answers are served before DRF runs (no authentication query, no throttle bookkeeping,
-    no serialisation): one cache round trip, zero SQL. Anything unusual takes the normal DRF path.
+    no serialisation): one cache round trip, zero SQL. Which requests may be answered so, and why it
+    is safe, is decided in one place: `recommendations.caches.answer_cached`. Anything else takes the
+    normal DRF path, and its answer is cached for the next request.
 
     Cache hits are not throttled: the throttle protects the database and CPU, and counting a hit would
     cost two more cache round trips (read and rewrite the history), tripling what the hit itself costs.
@@ -166,16 +144,11 @@ class RecommendationListView(APIView):
     """
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.method == "GET" and _accepts_json(request) and set(request.GET) <= RESPONSE_PARAMS:
-            token_key = _bearer_token(request)
-            if token_key:
-                hit = recommendations_cached_response(
-                    token_key=token_key, query_string=request.META.get("QUERY_STRING", "")
-                )
-                if hit is not None:
-                    response = HttpResponse(hit.body, content_type="application/json")
-                    response["Allow"] = ", ".join(self.allowed_methods)
-                    return response
+        body = caches.answer_cached(request)
+        if body is not None:
+            response = HttpResponse(body, content_type="application/json")
+            response["Allow"] = ", ".join(self.allowed_methods)
+            return response
         return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
@@ -190,11 +163,14 @@ class RecommendationListView(APIView):
         params.is_valid(raise_exception=True)
         user_id = member_id(request)
         slot = None
-        if isinstance(request.auth, Token) and set(request.query_params) <= RESPONSE_PARAMS:
-            slot = recommendation_response_slot(
-                token_key=request.auth.key, user_id=user_id, query_string=request.META.get("QUERY_STRING", "")
+        if isinstance(request.auth, Token):
+            slot = caches.answer_slot(
+                token=request.auth,
+                user_id=user_id,
+                query_string=request.META.get("QUERY_STRING", ""),
+                params=list(request.query_params),
             )
-        recs = recommendations_for_user(
+        recs = serving.recommendations_for_user(
             user_id=user_id,
             n=params.validated_data["n"],
             genre=params.validated_data.get("genre"),
@@ -205,7 +181,7 @@ class RecommendationListView(APIView):
         prefetch_related_objects(movies, "genres")
         stars: dict[int, float] = optional(
             "predicted stars",
-            lambda: predicted_stars_many(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
+            lambda: serving.predicted_stars_many(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
             {},
         )
         body = {
@@ -229,7 +205,7 @@ class RecommendationListView(APIView):
         if slot is not None:
             response = self.finalize_response(request, response)
             response.render()
-            recommendation_response_store(slot=slot, body=response.content)
+            caches.answer_store(slot=slot, body=response.content)
         return response
 
 

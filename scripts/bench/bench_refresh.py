@@ -122,9 +122,9 @@ def ensure_model(s: Any, synthetic: bool) -> dict[str, Any]:
     from catalog.models import Movie
     from ratings.models import Rating
     from recommendations.models import ModelVersion
-    from recommendations.services import model_version_activate
+    from recommendations.registry import model_version_activate
 
-    active = ModelVersion.objects.filter(is_active=True).first()
+    active = ModelVersion.objects.active().first()
     if active is not None and not synthetic and not (Path(active.artifact_path) / "synthetic").exists():
         meta = json.loads((Path(active.artifact_path) / "metadata.json").read_text())
         if not meta.get("synthetic"):
@@ -147,17 +147,17 @@ def part_numpy(s: Any) -> dict[str, Any]:
     from common import peak_rss_mb, reset_peak_rss, rss_mb
 
     from ml.ranking import chunks, mask_rows
-    from recommendations import modeling
-    from recommendations.data import ratings_as_arrays
+    from recommendations import ml_adapter
     from recommendations.models import ModelVersion
+    from recommendations.rating_arrays import ratings_as_arrays
 
-    version = ModelVersion.objects.get(is_active=True)
-    scorer = modeling.load_scorer(version.artifact_path)
+    version = ModelVersion.objects.active().get()
+    scorer = ml_adapter.load_scorer(version.artifact_path)
     started = time.perf_counter()
     data = ratings_as_arrays()
     load_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    user_ids, vectors = modeling.user_vectors(scorer, data)
+    user_ids, vectors = ml_adapter.user_vectors(scorer, data)
     vectors_seconds = time.perf_counter() - started
     bounds = (
         np.searchsorted(data.users, user_ids, side="left"),

@@ -32,7 +32,7 @@ def _split(s: Any) -> dict[str, Any]:
     import numpy as np
 
     from ml.evaluate import ranking_task, temporal_holdout
-    from recommendations.data import ratings_as_arrays
+    from recommendations.rating_arrays import ratings_as_arrays
 
     started = time.perf_counter()
     data = ratings_as_arrays()
@@ -90,9 +90,9 @@ def part_ncf(s: Any) -> dict[str, Any]:
     from ml.artifacts import save_artifact
     from ml.evaluate import evaluate_ranking
     from ml.train import train
-    from recommendations import modeling
+    from recommendations import ml_adapter
     from recommendations.models import ModelVersion
-    from recommendations.services import model_version_activate
+    from recommendations.registry import model_version_activate
 
     d = _split(s)
     data, tr = d.pop("data"), d.pop("train")
@@ -102,7 +102,7 @@ def part_ncf(s: Any) -> dict[str, Any]:
     # arrays (about 1 GB at 20M) so the peak RSS below is the retrain's, not this script's.
     del data, tr, d["u"], d["i"], d["t"]
     gc.collect()
-    config = modeling.train_config()
+    config = ml_adapter.train_config()
     log(f"ncf: training on {n_train:,} ratings ({d['n_users']:,} users x {d['n_items']:,} movies)")
     started = time.perf_counter()
     result = train(*inputs, config=config)

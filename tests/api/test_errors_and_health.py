@@ -40,7 +40,7 @@ def test_unexpected_exceptions_become_a_json_500(member_client, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(views, "recommendations_for_user", broken)
+    monkeypatch.setattr(views.serving, "recommendations_for_user", broken)
     member_client.raise_request_exception = False
     response = member_client.get("/api/v1/me/recommendations/")
     assert response.status_code == 500
@@ -135,7 +135,7 @@ def test_readyz_reports_an_unreachable_broker_without_failing(anon, monkeypatch)
 
 def test_readyz_reports_the_active_model(anon, tmp_path):
     from recommendations.models import ModelVersion
-    from recommendations.services import model_version_activate
+    from recommendations.registry import model_version_activate
 
     version = ModelVersion.objects.create(artifact_path=str(tmp_path), data_fingerprint="x")
     model_version_activate(version_id=version.pk)

@@ -123,7 +123,7 @@ def test_detail_shows_the_members_own_marks(member_client, member, catalogue):
 def test_predicted_stars_come_from_the_model_when_there_is_one(member_client, movie, monkeypatch):
     from recommendations import serving
 
-    monkeypatch.setattr(serving, "predict_user_stars", lambda *, user_id, movie_ids: {movie.pk: 4.25})
+    monkeypatch.setattr(serving, "predicted_stars_many", lambda *, user_id, movie_ids: {movie.pk: 4.25})
     assert member_client.get(f"{MOVIES}{movie.pk}/").json()["me"]["predicted_stars"] == 4.25
 
 
@@ -133,7 +133,7 @@ def test_a_failing_model_does_not_take_the_movie_page_down(member_client, movie,
     def broken(**kwargs):
         raise OSError("artifact vanished")
 
-    monkeypatch.setattr(serving, "predict_user_stars", broken)
+    monkeypatch.setattr(serving, "predicted_stars_many", broken)
     response = member_client.get(f"{MOVIES}{movie.pk}/")
     assert response.status_code == 200
     assert response.json()["me"]["predicted_stars"] is None

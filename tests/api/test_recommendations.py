@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 
 from ratings.services import hidden_add, rating_upsert
+from recommendations.lists import ListRow, lists_write
 from recommendations.models import ModelVersion
-from recommendations.services import ListRow, model_version_activate, recommendation_lists_write
+from recommendations.registry import model_version_activate
 from tests.factories import GenreFactory, MovieFactory
 
 from .support import error_of
@@ -99,7 +100,7 @@ def test_a_model_list_says_which_version_made_it_and_why(member_client, member, 
     version = ModelVersion.objects.create(artifact_path="/nonexistent/v1", data_fingerprint="f")
     model_version_activate(version_id=version.pk)
     ranked = [popular[5], popular[9], liked, popular[2]]  # the rated one is filtered at read time
-    recommendation_lists_write(
+    lists_write(
         version_id=version.pk,
         rows=[
             ListRow(
@@ -114,7 +115,7 @@ def test_a_model_list_says_which_version_made_it_and_why(member_client, member, 
 
     monkeypatch.setattr(
         serving,
-        "predict_user_stars",
+        "predicted_stars_many",
         lambda *, user_id, movie_ids: {m: 4.0 + i / 10 for i, m in enumerate(movie_ids)},
     )
     body = member_client.get(RECS, {"n": 10}).json()
@@ -134,7 +135,7 @@ def test_a_failing_model_extra_leaves_predicted_stars_empty(member_client, popul
     def broken(**kwargs):
         raise RuntimeError("no artifact")
 
-    monkeypatch.setattr(serving, "predict_user_stars", broken)
+    monkeypatch.setattr(serving, "predicted_stars_many", broken)
     response = member_client.get(RECS, {"n": 2})
     assert response.status_code == 200
     assert [i["predicted_stars"] for i in response.json()["items"]] == [None, None]

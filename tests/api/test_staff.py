@@ -6,7 +6,7 @@ from kombu.exceptions import OperationalError
 
 from recommendations import tasks
 from recommendations.models import ModelVersion, TrainingRun
-from recommendations.services import model_version_activate, training_run_finish
+from recommendations.registry import model_version_activate, training_run_finish
 
 from .support import error_of
 

@@ -13,7 +13,7 @@ import pytest
 
 from ratings.services import rating_upsert
 from recommendations.models import ModelVersion, RecommendationList, TrainingRun
-from recommendations.services import RetrainAlreadyRunning, training_run_request
+from recommendations.registry import RetrainAlreadyRunning, training_run_request
 from tests.factories import UserFactory
 from tests.recommendations.conftest import TINY_TRAIN_CONFIG, build_world
 
@@ -165,8 +165,8 @@ def test_without_redis_serving_falls_back_to_persisted_lists_and_enqueueing_says
     script = f"""
 import json
 from ratings.services import rating_upsert
-from recommendations.selectors import recommendations_for_user
-from recommendations.services import EnqueueError, training_run_request
+from recommendations.serving import recommendations_for_user
+from recommendations.registry import EnqueueError, training_run_request
 picks = recommendations_for_user(user_id={user.pk}, n=5)
 out = {{"source": picks.source, "n": len(picks.picks)}}
 rating_upsert(user_id={user.pk}, movie_id={world.movies["Drama"][3].pk}, value=2)

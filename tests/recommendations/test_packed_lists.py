@@ -8,9 +8,10 @@ from django.core import serializers
 from django.core.cache import cache
 from django.utils import timezone
 
+from recommendations import caches
+from recommendations.lists import ListRow, list_for_user, lists_write
 from recommendations.models import ModelVersion, RecommendationList
-from recommendations.selectors import _persisted_list, list_cache_epoch, list_cache_key
-from recommendations.services import ListRow, model_version_activate, recommendation_lists_write
+from recommendations.registry import model_version_activate
 from tests.factories import MovieFactory, UserFactory
 
 from .conftest import run_on_sqlite
@@ -45,21 +46,27 @@ def test_lists_read_back_as_they_were_given_through_the_orm_and_serialisation():
 
 
 @pytest.mark.django_db
-def test_the_cached_list_and_the_stored_list_read_the_same(django_capture_on_commit_callbacks):
+def test_the_cached_list_and_the_stored_list_read_the_same(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
     version = ModelVersion.objects.create(artifact_path="/nonexistent", data_fingerprint="x")
     with django_capture_on_commit_callbacks(execute=True):
         model_version_activate(version_id=version.pk)
     user = UserFactory()
     ids = [m.pk for m in MovieFactory.create_batch(4)]
     row = ListRow(user_id=user.pk, movie_ids=ids, scores=[0.4, 0.3, 0.2, 0.1], reasons={ids[1]: ids[0]})
-    recommendation_lists_write(version_id=version.pk, rows=[row])
-    from_cache = _persisted_list(user.pk)
-    cache.delete(list_cache_key(user.pk, list_cache_epoch()))
-    from_database = _persisted_list(user.pk)
+    lists_write(version_id=version.pk, rows=[row])
+    with django_assert_num_queries(0):
+        from_cache = list_for_user(user_id=user.pk)
+    cache.delete(caches.LIST_EPOCH_KEY)  # the cache lost everything: the next read goes to the database
+    with django_assert_num_queries(1):
+        from_database = list_for_user(user_id=user.pk)
     assert from_cache == from_database
-    assert from_cache["movie_ids"] == ids
-    assert from_cache["reasons"] == {ids[1]: ids[0]}
-    assert _persisted_list(user.pk) == from_database  # cached again by the database read
+    assert from_cache is not None
+    assert from_cache.movie_ids == ids
+    assert from_cache.reasons == {ids[1]: ids[0]}
+    with django_assert_num_queries(0):
+        assert list_for_user(user_id=user.pk) == from_database  # cached again by the database read
 
 
 def test_the_migration_converts_existing_json_lists_both_ways(tmp_path):
@@ -93,7 +100,9 @@ with connection.cursor() as c:
 
 
 @pytest.mark.django_db
-def test_a_bulk_write_or_a_new_version_makes_every_cached_list_stale(django_capture_on_commit_callbacks):
+def test_a_bulk_write_or_a_new_version_makes_every_cached_list_stale(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
     """Many lists at once (a refresh) or a new model bump the list epoch instead of writing a key per
     user: a list cached before is never served again, and the new one is cached as it is read."""
     first = ModelVersion.objects.create(artifact_path="/a", data_fingerprint="x")
@@ -102,19 +111,21 @@ def test_a_bulk_write_or_a_new_version_makes_every_cached_list_stale(django_capt
     users = UserFactory.create_batch(101)
     ids = [m.pk for m in MovieFactory.create_batch(3)]
     me = users[0].pk
-    recommendation_lists_write(version_id=first.pk, rows=[ListRow(me, ids, [3, 2, 1], {})])
-    assert _persisted_list(me)["movie_ids"] == ids  # cached (one user: written to the cache)
+    lists_write(version_id=first.pk, rows=[ListRow(me, ids, [3, 2, 1], {})])
+    with django_assert_num_queries(0):  # one user: written to the cache as well
+        assert list_for_user(user_id=me).movie_ids == ids
 
     everyone = [ListRow(u.pk, ids[::-1], [3, 2, 1], {}) for u in users]
-    epoch = list_cache_epoch()
-    recommendation_lists_write(version_id=first.pk, rows=everyone)
-    assert list_cache_epoch() != epoch
-    assert _persisted_list(me)["movie_ids"] == ids[::-1]
-    assert cache.get(list_cache_key(me, list_cache_epoch())) is not None  # cached again by the read
+    epoch = cache.get(caches.LIST_EPOCH_KEY)
+    lists_write(version_id=first.pk, rows=everyone)
+    assert cache.get(caches.LIST_EPOCH_KEY) != epoch
+    assert list_for_user(user_id=me).movie_ids == ids[::-1]
+    with django_assert_num_queries(0):  # cached again by the read
+        assert list_for_user(user_id=me).movie_ids == ids[::-1]
 
     second = ModelVersion.objects.create(artifact_path="/b", data_fingerprint="y")
-    recommendation_lists_write(version_id=second.pk, rows=[ListRow(me, ids[1:], [2, 1], {})])
-    assert _persisted_list(me)["model_version_id"] == first.pk  # written, not serving yet
+    lists_write(version_id=second.pk, rows=[ListRow(me, ids[1:], [2, 1], {})])
+    assert list_for_user(user_id=me).model_version_id == first.pk  # written, not serving yet
     with django_capture_on_commit_callbacks(execute=True):
         model_version_activate(version_id=second.pk)
-    assert _persisted_list(me)["movie_ids"] == ids[1:]
+    assert list_for_user(user_id=me).movie_ids == ids[1:]

@@ -10,10 +10,10 @@ import pytest
 from ratings.models import Rating
 from ratings.services import hidden_add, rating_upsert
 from recommendations.models import ModelVersion, RecommendationList, TrainingRun
+from recommendations.pipeline import retrain_execute
 from recommendations.refresh import list_refresh_user
-from recommendations.selectors import recommendations_for_user
-from recommendations.services import training_run_create
-from recommendations.training import retrain_execute
+from recommendations.registry import training_run_create
+from recommendations.serving import recommendations_for_user
 from tests.factories import UserFactory
 
 from .conftest import CLUSTERS
@@ -151,7 +151,7 @@ def test_hidden_and_newly_rated_movies_never_come_back(tiny_model, world):
 def test_a_refresh_read_and_scored_in_many_user_ranges_writes_the_same_lists(tiny_model, world, settings):
     """The pipelined refresh (read range k+1, score range k, write range k-1) matches one big range,
     whether it reads the ratings itself or is handed them (the retrain's path)."""
-    from recommendations.data import ratings_as_arrays
+    from recommendations.rating_arrays import ratings_as_arrays
     from recommendations.refresh import lists_compute_and_write, lists_refresh_all
 
     hidden_add(user_id=world.users["Comedy"][0].pk, movie_id=world.movies["Drama"][0].pk)

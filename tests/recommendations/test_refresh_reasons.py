@@ -8,7 +8,7 @@ import pytest
 
 from ml.history import HistoryWeighting
 from ml.score import Scorer
-from recommendations.data import RatingArrays
+from recommendations.rating_arrays import RatingArrays
 from recommendations.refresh import REASON_CANDIDATES, REASONS_PER_LIST, _reasons
 
 

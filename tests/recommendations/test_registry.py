@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from recommendations.models import ModelVersion, TrainingRun
-from recommendations.services import (
+from recommendations.registry import (
     RetrainAlreadyRunning,
     model_version_activate,
     model_version_previous,

@@ -15,8 +15,9 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from catalog.models import Movie
 from ratings.services import hidden_add, rating_upsert
+from recommendations.lists import ListRow, lists_write
 from recommendations.models import ModelVersion
-from recommendations.services import ListRow, model_version_activate, recommendation_lists_write
+from recommendations.registry import model_version_activate
 from tests.factories import MovieFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +91,7 @@ def version(db) -> ModelVersion:
 
 
 def write_list(version: ModelVersion, user: User, movies: list[Movie]) -> None:
-    recommendation_lists_write(
+    lists_write(
         version_id=version.pk,
         rows=[
             ListRow(user_id=user.pk, movie_ids=[m.pk for m in movies], scores=[1.0] * len(movies), reasons={})
@@ -192,27 +193,27 @@ def test_a_deactivated_account_gets_no_cached_answer(movies, version):
 def test_an_answer_computed_while_its_user_changed_is_never_served(movies, version, monkeypatch):
     """The invalidation lands between the generation being pinned and the answer being stored."""
     from recommendations.api import views
-    from recommendations.services import recommendation_cache_forget
+    from recommendations.caches import member_forget
 
     alice = UserFactory.create(username="alice")
     write_list(version, alice, movies[:5])
     client = client_for(alice)
-    compute = views.recommendations_for_user
+    compute = views.serving.recommendations_for_user
 
     def racing(**kwargs: Any) -> Any:
         result = compute(**kwargs)
-        recommendation_cache_forget(user_id=alice.pk)  # e.g. a rating committed meanwhile
+        member_forget(user_id=alice.pk)  # e.g. a rating committed meanwhile
         return result
 
-    monkeypatch.setattr(views, "recommendations_for_user", racing)
+    monkeypatch.setattr(views.serving, "recommendations_for_user", racing)
     client.get(RECS, {"n": 3})
-    monkeypatch.setattr(views, "recommendations_for_user", compute)
+    monkeypatch.setattr(views.serving, "recommendations_for_user", compute)
     hits: list[bool] = []
-    lookup = views.recommendations_cached_response
+    lookup = views.caches.answer_cached
     monkeypatch.setattr(
-        views,
-        "recommendations_cached_response",
-        lambda **kw: hits.append(lookup(**kw) is not None) or lookup(**kw),  # type: ignore[func-returns-value]
+        views.caches,
+        "answer_cached",
+        lambda request: hits.append(lookup(request) is not None) or lookup(request),  # type: ignore[func-returns-value]
     )
     client.get(RECS, {"n": 3})
     assert hits == [False]

@@ -56,8 +56,8 @@ def trained_template(pg_cluster: PostgresCluster, tmp_path_factory: pytest.TempP
         """
 from tests.recommendations.conftest import build_world
 from recommendations.models import ModelVersion, RecommendationList
-from recommendations.services import training_run_create
-from recommendations.training import retrain_execute
+from recommendations.registry import training_run_create
+from recommendations.pipeline import retrain_execute
 world = build_world()
 run = training_run_create(trigger="cli")
 outcome = retrain_execute(run_id=run.pk)

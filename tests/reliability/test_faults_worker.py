@@ -47,7 +47,7 @@ def _run(url: str, run_id: int) -> dict[str, Any]:
 def _request_retrain(stack) -> int:
     return stack.script(
         """
-from recommendations.services import training_run_request
+from recommendations.registry import training_run_request
 result = training_run_request(trigger="api", force=True).pk
 """
     )

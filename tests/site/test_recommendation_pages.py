@@ -138,7 +138,7 @@ def test_movie_page_for_a_member(movies, member, other_member, member_client):
 
 
 def test_movie_page_shows_predicted_stars_when_the_model_has_them(movies, member_client, monkeypatch):
-    monkeypatch.setattr("recommendations.views.predicted_stars", lambda *, user_id, movie_id: 4.24)
+    monkeypatch.setattr("recommendations.serving.predicted_stars", lambda *, user_id, movie_id: 4.24)
     html = member_client.get(f"/movies/{movies['heat'].pk}/").content.decode()
     assert 'We think you’d give it</dt><dd class="predicted">★ 4.2' in html
 
@@ -147,8 +147,8 @@ def test_movie_page_survives_a_broken_model(movies, member_client, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("artifact missing")
 
-    monkeypatch.setattr("recommendations.views.predicted_stars", broken)
-    monkeypatch.setattr("recommendations.views.movie_similar", broken)
+    monkeypatch.setattr("recommendations.serving.predicted_stars", broken)
+    monkeypatch.setattr("recommendations.serving.movie_similar", broken)
     response = member_client.get(f"/movies/{movies['heat'].pk}/")
     assert response.status_code == 200
     assert "No similar movies found yet." in response.content.decode()

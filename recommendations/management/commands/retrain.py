@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommendations.models import TrainingRun
-from recommendations.services import (
+from recommendations.registry import (
     EnqueueError,
     RetrainAlreadyRunning,
     training_run_create,
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         except EnqueueError as exc:
             raise CommandError(f"{exc}. Use --wait to train in this process instead.") from None
 
-        from recommendations.training import retrain_execute
+        from recommendations.pipeline import retrain_execute
 
         bar = tqdm(total=100, unit="%", file=sys.stderr, disable=verbosity < 1, desc="retrain")
 

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from recommendations.data import ratings_as_arrays, user_id_ranges
+from recommendations.rating_arrays import ratings_as_arrays, user_id_ranges
 from tests.factories import RatingFactory, UserFactory
 
 from .conftest import run_on_sqlite
@@ -68,7 +68,7 @@ call_command("migrate", verbosity=0)
 from accounts.models import User
 from catalog.models import Movie
 from ratings.models import Rating
-from recommendations.data import ratings_as_arrays
+from recommendations.rating_arrays import ratings_as_arrays
 at = dt.datetime(2001, 9, 9, 1, 46, 40, tzinfo=dt.UTC)
 user = User.objects.create(username="u")
 for k in range(2):

@@ -21,13 +21,13 @@ from ml.artifacts import load_scorer as _load_scorer
 from ml.evaluate import ranking_metrics, rmse, temporal_holdout
 from ml.history import build_rows
 from ml.score import Scorer
+from ratings.models import LIKED_RATING
 
-from .data import RatingArrays
+from .rating_arrays import RatingArrays
 
 if TYPE_CHECKING:
     from ml.train import TrainResult
 
-LIKE_THRESHOLD = 4.0
 RANKING_K = 10
 
 # How ml.train's phases share the training part of the progress bar.
@@ -133,7 +133,7 @@ def evaluate(scorer: Scorer, data: Split) -> dict[str, float]:
     """Full-ranking metrics on the test split (relevant = rated >= 4), user vectors from train histories;
     plus RMSE/MAE of predicted stars on the test ratings the model can score."""
     test = data.test
-    liked = test.ratings >= LIKE_THRESHOLD
+    liked = test.ratings >= LIKED_RATING
     eval_users = np.unique(test.users[liked])
     in_train = np.isin(data.train.users, eval_users)
     user_ids, vectors = user_vectors(scorer, _subset(data.train, in_train))

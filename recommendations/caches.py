@@ -1,0 +1,289 @@
+"""Every cache entry of the recommendations app: its keys, what may read it, and how it is invalidated.
+
+Three kinds of entries, all in Django's default cache:
+
+- **Lists.** A member's persisted list as stored (packed bytes, `recommendations.lists.StoredList`)
+  under ``recs:list:v3:<list epoch>:<user>``. One member's new list replaces their entry; a bulk
+  write or a new model serving bumps the list epoch, so every cached list is stale after one key write
+  and lists are cached again as they are next read.
+- **Answers.** The JSON of a member's ``GET /api/v1/me/recommendations/``, served before Django REST
+  framework runs (one cache round trip, no SQL). See "Who may read a cached answer" below.
+- **Refresh debounce.** ``recs:refresh-pending:<user>`` marks that a fold-in refresh of that member
+  is queued, so a burst of ratings enqueues one task.
+
+Who may read a cached answer. `answer_cached` is the only reader. It serves an answer only when three
+entries agree, all derived from the request alone:
+
+  auth  recs:auth:v1:<sha256(token)>           -> (user_id, generation)  "this token is valid"
+  resp  recs:resp:v1:<sha256(token)>:<params>   -> (user_id, generation, epoch, JSON bytes)
+  epoch recs:resp-epoch:v1                      -> epoch
+
+An auth entry is only ever created by `answer_slot`, which the view calls after DRF has authenticated
+the token (and so checked that its user is active), and it expires after RESPONSE_CACHE_SECONDS at
+the latest. Whatever ends or changes access deletes it: `answers_forget_token` (a token deleted) and
+`answers_forget_users` (a member's ratings, hides or list changed; their account was saved, e.g.
+deactivated or given a new password). `recommendations.receivers` wires those events; nothing else
+is needed for the fast path to be safe. Tokens are hashed, so the cache never holds a usable secret.
+
+A dead cache never takes serving or writes down: every function here logs and carries on (readers
+answer "not cached").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from rest_framework.authtoken.models import Token
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LIST_EPOCH_KEY = "recs:list-epoch:v1"
+ANSWER_EPOCH_KEY = "recs:resp-epoch:v1"
+#: Query parameters a cached answer may have; anything else (e.g. ?format=) takes the normal path.
+ANSWER_PARAMS = frozenset({"n", "genre", "decade"})
+#: Stored for a member without a list, so that a miss does not query the database on every request.
+_NO_LIST = ()
+
+
+def _epoch(key: str) -> str:
+    """The current epoch under ``key``, created on first use (or after the cache lost it: everything
+    cached under the old one is then unreachable, which is safe). Raises when the cache is unreachable."""
+    epoch = cache.get(key)
+    if epoch is None:
+        cache.add(key, secrets.token_hex(8), None)  # add: concurrent creators agree on one epoch
+        epoch = cache.get(key)
+    return str(epoch)
+
+
+def _epoch_bump(key: str, what: str) -> None:
+    try:
+        cache.set(key, secrets.token_hex(8), None)
+    except Exception:
+        logger.warning("Could not bump the %s cache epoch", what, exc_info=True)
+
+
+# --- Lists -------------------------------------------------------------------------------------------
+
+
+def _list_key(user_id: int, epoch: str) -> str:
+    return f"recs:list:v3:{epoch}:{user_id}"
+
+
+def _list_seconds() -> int:
+    return int(settings.RECOMMENDATIONS["CACHE_SECONDS"])
+
+
+def list_read_through(user_id: int, load: Callable[[], T | None]) -> T | None:
+    """The member's cached list, else ``load()`` (the database), cached for the next read."""
+    try:
+        key: str | None = _list_key(user_id, _epoch(LIST_EPOCH_KEY))
+        cached = cache.get(key)
+    except Exception:  # the database still answers
+        key, cached = None, None
+    if cached is not None:
+        return None if cached == _NO_LIST else cached
+    value = load()
+    if key is not None:
+        with contextlib.suppress(Exception):
+            cache.set(key, _NO_LIST if value is None else value, _list_seconds())
+    return value
+
+
+def lists_replace(lists: Mapping[int, Any]) -> None:
+    """New lists of a few members (of the active version), by user id, replace their cached ones."""
+    try:
+        epoch = _epoch(LIST_EPOCH_KEY)
+        cache.set_many({_list_key(u, epoch): value for u, value in lists.items()}, _list_seconds())
+    except Exception:
+        logger.warning("Could not cache the new recommendation lists", exc_info=True)
+
+
+# --- Answers (the API fast path) -----------------------------------------------------------------------
+
+
+def _token_digest(token_key: str) -> str:
+    return hashlib.sha256(token_key.encode()).hexdigest()
+
+
+def _auth_key(token_key: str) -> str:
+    return f"recs:auth:v1:{_token_digest(token_key)}"
+
+
+def _answer_key(token_key: str, query_string: str) -> str:
+    params = hashlib.sha1(query_string.encode(), usedforsecurity=False).hexdigest()[:20]
+    return f"recs:resp:v1:{_token_digest(token_key)}:{params}"
+
+
+def _answer_seconds() -> int:
+    """How long a cached answer lives at most. It bounds staleness of what no event invalidates:
+    other members' ratings changing a movie's count and mean, and popularity fallbacks."""
+    return int(settings.RECOMMENDATIONS.get("RESPONSE_CACHE_SECONDS", 300))
+
+
+def _bearer_token(request: HttpRequest) -> str | None:
+    """The key of an ``Authorization: Token <key>`` header, parsed as DRF's TokenAuthentication does."""
+    header = request.META.get("HTTP_AUTHORIZATION", b"")
+    parts = (header.encode("iso-8859-1") if isinstance(header, str) else header).split()
+    if len(parts) != 2 or parts[0].lower() != b"token":
+        return None
+    try:
+        return parts[1].decode()
+    except UnicodeError:
+        return None
+
+
+def _accepts_json(request: HttpRequest) -> bool:
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return not accept or any(kind in accept for kind in ("application/json", "*/*", "application/*"))
+
+
+def answer_cached(request: HttpRequest) -> bytes | None:
+    """The cached JSON answer to ``request``, when it may be served without DRF (one round trip).
+
+    Only a plain JSON GET with a token and known parameters qualifies, and only when the token's auth
+    entry, the answer and the epoch agree. None on any miss, mismatch or cache error: the caller then
+    takes the normal path (authentication, throttling, computing the answer).
+    """
+    if request.method != "GET" or not _accepts_json(request) or not set(request.GET) <= ANSWER_PARAMS:
+        return None
+    token_key = _bearer_token(request)
+    if not token_key:
+        return None
+    auth_key = _auth_key(token_key)
+    answer_key = _answer_key(token_key, request.META.get("QUERY_STRING", ""))
+    try:
+        found = cache.get_many([auth_key, answer_key, ANSWER_EPOCH_KEY])
+    except Exception:
+        return None
+    auth, answer, epoch = found.get(auth_key), found.get(answer_key), found.get(ANSWER_EPOCH_KEY)
+    if auth is None or answer is None or epoch is None:
+        return None
+    user_id, generation = auth
+    answer_user, answer_generation, answer_epoch, body = answer
+    if (answer_user, answer_generation, answer_epoch) != (user_id, generation, epoch):
+        return None
+    return body
+
+
+@dataclass(frozen=True)
+class AnswerSlot:
+    """Where (and under which generation and epoch) a freshly computed answer will be cached."""
+
+    key: str
+    user_id: int
+    generation: str
+    epoch: str
+
+
+def answer_slot(*, token: Token, user_id: int, query_string: str, params: Sequence[str]) -> AnswerSlot | None:
+    """Pin the generation and epoch BEFORE the answer is computed, for a request DRF authenticated
+    with ``token``. None when the answer must not be cached (other parameters, no cache).
+
+    An invalidation that lands while the answer is being computed deletes the auth entry (or bumps the
+    epoch), so the answer is stored under a generation that no longer matches and is never served:
+    no stale answer can outlive the write that made it stale.
+    """
+    if not set(params) <= ANSWER_PARAMS:
+        return None
+    auth_key = _auth_key(token.key)
+    try:
+        found = cache.get_many([auth_key, ANSWER_EPOCH_KEY])
+        auth, epoch = found.get(auth_key), found.get(ANSWER_EPOCH_KEY)
+        if auth is not None and auth[0] != user_id:  # cannot happen with live tokens; be exact anyway
+            cache.delete(auth_key)
+            return None
+        if auth is None:
+            auth = (user_id, secrets.token_hex(8))
+            if not cache.add(auth_key, auth, _answer_seconds()):
+                auth = cache.get(auth_key)
+        if epoch is None:
+            epoch = _epoch(ANSWER_EPOCH_KEY)
+    except Exception:
+        logger.warning("Answer cache unreachable; answering uncached", exc_info=True)
+        return None
+    if auth is None or epoch is None or auth[0] != user_id:
+        return None
+    return AnswerSlot(
+        key=_answer_key(token.key, query_string), user_id=user_id, generation=auth[1], epoch=epoch
+    )
+
+
+def answer_store(*, slot: AnswerSlot, body: bytes) -> None:
+    try:
+        cache.set(slot.key, (slot.user_id, slot.generation, slot.epoch, body), _answer_seconds())
+    except Exception:
+        logger.warning("Could not cache a recommendations answer", exc_info=True)
+
+
+def answers_forget_users(*, user_ids: Sequence[int]) -> None:
+    """Every cached answer of these members is stale (one SQL query for their tokens, one cache write)."""
+    keys = [
+        _auth_key(k) for k in Token.objects.filter(user_id__in=list(user_ids)).values_list("key", flat=True)
+    ]
+    if not keys:
+        return
+    try:
+        cache.delete_many(keys)
+    except Exception:
+        logger.warning("Could not drop cached answers of users %s", list(user_ids)[:5], exc_info=True)
+
+
+def answers_forget_token(*, token_key: str) -> None:
+    """A revoked token's cached answers stop being served at once."""
+    try:
+        cache.delete(_auth_key(token_key))
+    except Exception:
+        logger.warning("Could not drop a revoked token's cached answers", exc_info=True)
+
+
+# --- Invalidation of whole members and of everything ------------------------------------------------
+
+
+def member_forget(*, user_id: int) -> None:
+    """The member's cached list and answers are stale (their ratings, hides or list changed)."""
+    try:
+        cache.delete(_list_key(user_id, _epoch(LIST_EPOCH_KEY)))
+    except Exception:
+        logger.warning("Could not drop user %s's cached list", user_id, exc_info=True)
+    answers_forget_users(user_ids=[user_id])
+
+
+def forget_all() -> None:
+    """Every cached list and answer is stale (a new version serves, or every list was rewritten): two
+    key writes, whatever the number of members; each is cached again from the database when read."""
+    _epoch_bump(LIST_EPOCH_KEY, "list")
+    _epoch_bump(ANSWER_EPOCH_KEY, "answer")
+
+
+# --- Refresh debounce -----------------------------------------------------------------------------------
+
+
+def _refresh_pending_key(user_id: int) -> str:
+    return f"recs:refresh-pending:{user_id}"
+
+
+def refresh_pending_mark(*, user_id: int, seconds: int) -> bool:
+    """Mark a refresh of the member as queued; True when none was (so the caller enqueues one).
+    True when the cache is unreachable too: the refresh task is idempotent."""
+    try:
+        return bool(cache.add(_refresh_pending_key(user_id), 1, timeout=seconds))
+    except Exception:
+        return True
+
+
+def refresh_pending_clear(*, user_id: int) -> None:
+    """The queued refresh starts (or could not be queued): a later rating must enqueue its own."""
+    try:
+        cache.delete(_refresh_pending_key(user_id))
+    except Exception:
+        logger.warning("Cache unreachable; could not clear user %s's refresh marker", user_id)

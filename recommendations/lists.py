@@ -1,0 +1,248 @@
+"""The list store: members' persisted top-N lists, written in bulk and read one member at a time.
+
+A list is one row per (member, version) of packed arrays (`recommendations.fields`). Writes replace
+whole lists and keep the cache in step (`recommendations.caches`); reads go through the cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from recommender_site import pgcopy
+
+from . import caches, registry
+from .fields import pack_ids, pack_pairs, pack_scores, unpack_ids, unpack_pairs, unpack_scores
+from .models import ModelVersion, RecommendationList
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """A list to write, as the refresh computes it."""
+
+    user_id: int
+    movie_ids: Sequence[int] | np.ndarray
+    scores: Sequence[float] | np.ndarray
+    # movie id -> id of the rated movie that explains it; or those pairs as rows of a (k, 2) array
+    reasons: Mapping[int, int] | np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class StoredList:
+    """A list as it is stored and cached: packed columns (cheap to pickle), its version and time."""
+
+    movie_ids: bytes
+    scores: bytes
+    reasons: bytes
+    model_version_id: int
+    generated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PersistedList:
+    """A member's list as serving reads it."""
+
+    movie_ids: list[int]
+    scores: list[float]
+    reasons: dict[int, int]
+    model_version_id: int
+    generated_at: dt.datetime
+
+
+# --- Reads ----------------------------------------------------------------------------------------------
+
+
+def _stored_list_from_database(user_id: int) -> StoredList | None:
+    # Only versions that have served (activated_at set): a version left behind by a killed retrain,
+    # never promoted, must never reach members. The active version's list first, else the newest.
+    row = (
+        RecommendationList.objects.filter(user_id=user_id, model_version__activated_at__isnull=False)
+        .order_by("-model_version__is_active", "-generated_at")
+        .values("movie_ids", "scores", "reasons", "model_version_id", "generated_at")
+        .first()
+    )
+    if row is None:
+        return None
+    return StoredList(
+        movie_ids=pack_ids(row["movie_ids"]),
+        scores=pack_scores(row["scores"]),
+        reasons=pack_pairs(row["reasons"]),
+        model_version_id=row["model_version_id"],
+        generated_at=row["generated_at"],
+    )
+
+
+def list_for_user(*, user_id: int) -> PersistedList | None:
+    """The member's persisted list (cache, else database), or None when they have none."""
+    stored = caches.list_read_through(user_id, lambda: _stored_list_from_database(user_id))
+    if stored is None:
+        return None
+    return PersistedList(
+        movie_ids=unpack_ids(stored.movie_ids),
+        scores=unpack_scores(stored.scores),
+        reasons=unpack_pairs(stored.reasons),
+        model_version_id=stored.model_version_id,
+        generated_at=stored.generated_at,
+    )
+
+
+# --- Writes ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PackedRow:
+    user_id: int
+    movie_ids: bytes
+    scores: bytes
+    reasons: bytes
+
+
+def lists_write(
+    *, version_id: int, rows: Iterable[ListRow], folded_in: bool = False, batch_size: int = 2000
+) -> int:
+    """Upsert the lists of one version in bulk; each member's list is replaced whole, never merged."""
+    now = timezone.now()
+    written = 0
+    batch: list[_PackedRow] = []
+
+    def flush() -> None:
+        _upsert(batch, version_id=version_id, folded_in=folded_in, generated_at=now)
+        _caches_after_write(batch, version_id=version_id, generated_at=now)
+
+    for row in rows:
+        batch.append(
+            _PackedRow(
+                user_id=int(row.user_id),
+                movie_ids=pack_ids(row.movie_ids),
+                scores=pack_scores(row.scores),
+                reasons=pack_pairs(row.reasons),
+            )
+        )
+        if len(batch) >= batch_size:
+            flush()
+            written += len(batch)
+            batch = []
+    if batch:
+        flush()
+        written += len(batch)
+    return written
+
+
+def list_delete(*, user_id: int) -> None:
+    """The member has no ratings left: every list of theirs goes."""
+    with transaction.atomic():
+        RecommendationList.objects.filter(user_id=user_id).delete()
+    caches.member_forget(user_id=user_id)
+
+
+def lists_prune(*, keep_versions: int = 2) -> int:
+    """Delete lists of versions other than the active one and the ``keep_versions`` newest."""
+    keep = list(
+        ModelVersion.objects.order_by("-is_active", "-created_at").values_list("pk", flat=True)[
+            :keep_versions
+        ]
+    )
+    deleted, _ = RecommendationList.objects.exclude(model_version_id__in=keep).delete()
+    return deleted
+
+
+_LIST_COLUMNS = ("user_id", "model_version_id", "movie_ids", "scores", "reasons", "folded_in", "generated_at")
+
+
+def _upsert(
+    lists: Sequence[_PackedRow], *, version_id: int, folded_in: bool, generated_at: dt.datetime
+) -> None:
+    """Insert or replace these lists (one per member and version) in one statement.
+
+    On PostgreSQL the rows go through a binary COPY into a session-local staging table and one
+    INSERT ... SELECT ... ON CONFLICT: a bulk refresh writes 138k lists of 100 movies, and the packed
+    bytes go to the server as they are, with nothing to quote, encode or parse. Other databases use
+    Django's bulk upsert.
+    """
+    if connection.vendor != "postgresql":
+        RecommendationList.objects.bulk_create(
+            [
+                RecommendationList(
+                    user_id=x.user_id,
+                    model_version_id=version_id,
+                    movie_ids=x.movie_ids,
+                    scores=x.scores,
+                    reasons=x.reasons,
+                    folded_in=folded_in,
+                    generated_at=generated_at,
+                )
+                for x in lists
+            ],
+            update_conflicts=True,
+            unique_fields=["user", "model_version"],
+            update_fields=["movie_ids", "scores", "reasons", "folded_in", "generated_at"],
+        )
+        return
+    head = pgcopy.field_count(len(_LIST_COLUMNS))
+    version = pgcopy.int8(version_id)
+    tail = pgcopy.boolean(folded_in) + pgcopy.timestamptz(generated_at)
+    rows = b"".join(
+        b"".join(
+            (
+                head,
+                pgcopy.int8(x.user_id),
+                version,
+                pgcopy.bytea(x.movie_ids),
+                pgcopy.bytea(x.scores),
+                pgcopy.bytea(x.reasons),
+                tail,
+            )
+        )
+        for x in lists
+    )
+    table = RecommendationList._meta.db_table
+    columns = ", ".join(_LIST_COLUMNS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _LIST_COLUMNS[2:])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS recommendations_list_staging_v2 (user_id bigint, "
+            "model_version_id bigint, movie_ids bytea, scores bytea, reasons bytea, folded_in boolean, "
+            "generated_at timestamptz)"
+        )
+        pgcopy.copy_in(cursor, f"recommendations_list_staging_v2 ({columns})", [rows])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM recommendations_list_staging_v2 "
+            f"ON CONFLICT (user_id, model_version_id) DO UPDATE SET {updates}"
+        )
+        # Emptied here rather than ON COMMIT: inside an outer transaction there is no commit yet.
+        cursor.execute("TRUNCATE recommendations_list_staging_v2")
+
+
+#: Up to this many lists written at once update their members' cache entries one by one; more (a
+#: refresh of everyone) make every cached list and answer stale at once instead.
+_CACHE_ONE_BY_ONE = 100
+
+
+def _caches_after_write(lists: Sequence[_PackedRow], *, version_id: int, generated_at: dt.datetime) -> None:
+    """After writing ``lists``: a few of them replace their members' cached lists (active version only)
+    and drop those members' cached answers; many (a bulk refresh of the active version) make every
+    cached list and answer stale, with two key writes rather than two per member."""
+    active = registry.version_is_active(version_id)
+    if len(lists) > _CACHE_ONE_BY_ONE:
+        if active:
+            caches.forget_all()
+        return
+    if active:
+        caches.lists_replace(
+            {
+                x.user_id: StoredList(
+                    movie_ids=x.movie_ids,
+                    scores=x.scores,
+                    reasons=x.reasons,
+                    model_version_id=version_id,
+                    generated_at=generated_at,
+                )
+                for x in lists
+            }
+        )
+    caches.answers_forget_users(user_ids=[x.user_id for x in lists])

@@ -273,7 +273,7 @@ class RatingsResult:
 
 
 @dataclass(frozen=True)
-class RatingArrays:
+class RatingsToWrite:
     """The ratings to write, as parallel arrays (never one Python object per rating).
 
     ``fresh`` marks ratings whose user this import created: they cannot exist yet, so they skip the
@@ -289,8 +289,8 @@ class RatingArrays:
     def __len__(self) -> int:
         return len(self.values)
 
-    def subset(self, mask: np.ndarray) -> RatingArrays:
-        return RatingArrays(
+    def subset(self, mask: np.ndarray) -> RatingsToWrite:
+        return RatingsToWrite(
             self.user_pks[mask],
             self.movie_pks[mask],
             self.values[mask],
@@ -318,7 +318,7 @@ def dataset_ratings_write(
     pk_by_id, created_ids = dataset_users_ensure(source=source, user_ids=ids)
     user_pks = np.fromiter((pk_by_id[u] for u in ids), dtype="int64", count=len(ids))[codes]
     new_user = np.fromiter((u in created_ids for u in ids), dtype=bool, count=len(ids))[codes]
-    ratings = RatingArrays(
+    ratings = RatingsToWrite(
         user_pks=user_pks,
         movie_pks=np.asarray(movie_pks, dtype="int64"),
         values=np.asarray(values, dtype="float64"),
@@ -328,7 +328,7 @@ def dataset_ratings_write(
     return len(created_ids), ratings_upsert(ratings=ratings, progress=progress)
 
 
-def ratings_upsert(*, ratings: RatingArrays, progress: bool) -> RatingsResult:
+def ratings_upsert(*, ratings: RatingsToWrite, progress: bool) -> RatingsResult:
     """Insert new ratings and update those whose value changed; equal ones are left untouched.
 
     A changed rating takes the file's timestamp as ``updated_at``; ``created_at`` is only set on
@@ -358,7 +358,7 @@ def _rating_row(time_columns: int) -> np.dtype:
     )
 
 
-def _copy_chunks(ratings: RatingArrays, *, time_columns: int, bar: tqdm) -> Iterator[bytes]:
+def _copy_chunks(ratings: RatingsToWrite, *, time_columns: int, bar: tqdm) -> Iterator[bytes]:
     dtype = _rating_row(time_columns)
     for start in range(0, len(ratings), RATING_BATCH):
         stop = min(start + RATING_BATCH, len(ratings))
@@ -374,13 +374,19 @@ def _copy_chunks(ratings: RatingArrays, *, time_columns: int, bar: tqdm) -> Iter
 
 
 def _copy(
-    cursor: CursorWrapper, target: str, ratings: RatingArrays, *, time_columns: int, desc: str, progress: bool
+    cursor: CursorWrapper,
+    target: str,
+    ratings: RatingsToWrite,
+    *,
+    time_columns: int,
+    desc: str,
+    progress: bool,
 ) -> None:
     with progress_bar(total=len(ratings), desc=desc, unit="rating", enabled=progress) as bar:
         pgcopy.copy_in(cursor, target, _copy_chunks(ratings, time_columns=time_columns, bar=bar))
 
 
-def _ratings_write_postgresql(ratings: RatingArrays, *, progress: bool) -> tuple[int, int]:
+def _ratings_write_postgresql(ratings: RatingsToWrite, *, progress: bool) -> tuple[int, int]:
     """Append fresh users' ratings with COPY; merge the rest through a staging table.
 
     When the import at least doubles the ratings table (the first import of a big release), the
@@ -458,7 +464,7 @@ def _constraints_drop(cursor: CursorWrapper, *, table: str) -> list[str]:
 
 
 def _ratings_merge(
-    cursor: CursorWrapper, ratings: RatingArrays, *, table: str, progress: bool
+    cursor: CursorWrapper, ratings: RatingsToWrite, *, table: str, progress: bool
 ) -> tuple[int, int]:
     """COPY into a temporary staging table, then one INSERT ... ON CONFLICT DO UPDATE merges it."""
     stage = "catalog_import_rating_stage"
@@ -500,7 +506,7 @@ def _ratings_merge(
 # SQLite (and any backend without COPY)
 
 
-def _ratings_upsert_executemany(ratings: RatingArrays, *, progress: bool) -> tuple[int, int]:
+def _ratings_upsert_executemany(ratings: RatingsToWrite, *, progress: bool) -> tuple[int, int]:
     """Batched executemany upserts.
 
     Timestamps are turned into Django's SQLite datetime text ("YYYY-MM-DD HH:MM:SS", UTC) by SQLite's

@@ -185,7 +185,7 @@ class SeedNcf(Baseline):
     def fit(self, users, items, ratings, timestamps, *, n_users, n_items):  # type: ignore[no-untyped-def]
         import keras
 
-        from ml.evaluate import random_split
+        from ml.evaluate import random_split  # with keras: only this baseline needs it
 
         keras.utils.set_random_seed(self.seed)
         lo, hi = float(ratings.min()), float(ratings.max())

@@ -194,9 +194,9 @@ def run_benchmark(
     ease_max_items: int | None = None,
 ) -> list[dict[str, Any]]:
     """All models under both protocols; one row per model with the keys in COLUMNS."""
-    from ml.config import TrainConfig
-    from ml.rating import train_rating_head
-    from ml.train import train
+    from ml.config import TrainConfig  # with the two below: only when benchmarking
+    from ml.rating import train_rating_head  # imports TensorFlow
+    from ml.train import train  # imports TensorFlow
 
     _, u = np.unique(frame["user"].to_numpy(), return_inverse=True)
     _, i = np.unique(frame["item"].to_numpy(), return_inverse=True)

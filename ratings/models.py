@@ -9,6 +9,8 @@ HALF_STARS: tuple[float, ...] = tuple(x / 2 for x in range(1, 11))
 MIN_RATING, MAX_RATING = HALF_STARS[0], HALF_STARS[-1]
 #: A rating at or above this is a "like" (reasons, favourite genres, evaluation's relevant items).
 LIKED_RATING = 4.0
+#: After this many ratings a member's picks are personal; the welcome page asks for them.
+ONBOARDING_GOAL = 5
 
 
 class Rating(models.Model):

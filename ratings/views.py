@@ -14,10 +14,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.members import member_id
 from catalog.models import Movie
 from catalog.selectors import movie_onboarding_candidates
 
 from .forms import RatingForm, RatingListForm, ToggleForm
+from .models import ONBOARDING_GOAL
 from .selectors import (
     RATING_ORDERINGS,
     hidden_for_user,
@@ -38,17 +40,8 @@ from .services import (
     watchlist_remove,
 )
 
-#: After this many ratings the picks are personal; onboarding asks for them.
-ONBOARDING_GOAL = 5
 ONBOARDING_SKIPPED_KEY = "onboarding_skipped"
 RATINGS_PAGE_SIZE = 50
-
-
-def _member_id(request: HttpRequest) -> int:
-    """The logged-in member's id (every caller is behind login_required)."""
-    user_id = request.user.pk
-    assert user_id is not None
-    return int(user_id)
 
 
 def _next_url(request: HttpRequest, movie_id: int) -> str:
@@ -80,7 +73,7 @@ def rating_set(request: HttpRequest, movie_id: int) -> HttpResponse:
     if not form.is_valid():
         return _refused(request, movie, str(form.errors["value"][0]))
     try:
-        rating_upsert(user_id=_member_id(request), movie_id=movie.pk, value=form.cleaned_data["value"])
+        rating_upsert(user_id=member_id(request), movie_id=movie.pk, value=form.cleaned_data["value"])
     except ValidationError as exc:
         return _refused(request, movie, exc.messages[0])
     return _done(request, movie.pk, f"You rated {movie} {form.cleaned_data['value']:g} stars.")
@@ -90,7 +83,7 @@ def rating_set(request: HttpRequest, movie_id: int) -> HttpResponse:
 @require_POST
 def rating_remove(request: HttpRequest, movie_id: int) -> HttpResponse:
     movie = get_object_or_404(Movie, pk=movie_id)
-    removed = rating_delete(user_id=_member_id(request), movie_id=movie.pk)
+    removed = rating_delete(user_id=member_id(request), movie_id=movie.pk)
     text = f"Removed your rating of {movie}." if removed else f"You had not rated {movie}."
     return _done(request, movie.pk, text)
 
@@ -110,7 +103,7 @@ def _toggle(
     if not form.is_valid():
         return _refused(request, movie, str(form.errors["state"][0]))
     on = form.cleaned_data["state"] == "on"
-    (add if on else remove)(user_id=_member_id(request), movie_id=movie.pk)
+    (add if on else remove)(user_id=member_id(request), movie_id=movie.pk)
     return _done(request, movie.pk, (on_text if on else off_text).format(movie=movie))
 
 
@@ -144,8 +137,8 @@ def _skipped(request: HttpRequest) -> list[int]:
 
 @login_required
 def onboarding(request: HttpRequest) -> HttpResponse:
-    count = rating_count_for_user(user_id=_member_id(request))
-    excluded = user_excluded_movie_ids(user_id=_member_id(request)) | set(_skipped(request))
+    count = rating_count_for_user(user_id=member_id(request))
+    excluded = user_excluded_movie_ids(user_id=member_id(request)) | set(_skipped(request))
     movies = movie_onboarding_candidates(exclude_ids=excluded, limit=12)
     context = {
         "movies": movies,
@@ -179,7 +172,7 @@ def my_ratings(request: HttpRequest) -> HttpResponse:
     form = RatingListForm(request.GET)
     sort = form.cleaned_data["sort"] if form.is_valid() and form.cleaned_data["sort"] else "recent"
     page = Paginator(
-        rating_list_for_user(user_id=_member_id(request), ordering=sort), RATINGS_PAGE_SIZE
+        rating_list_for_user(user_id=member_id(request), ordering=sort), RATINGS_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     sorts = [(key, label) for key, (label, _) in RATING_ORDERINGS.items()]
     context = {"page": page, "form": form, "sort": sort, "sorts": sorts}
@@ -200,7 +193,7 @@ class _Echo:
 
 @login_required
 def my_ratings_csv(request: HttpRequest) -> StreamingHttpResponse:
-    ratings = rating_list_for_user(user_id=_member_id(request), ordering="title")
+    ratings = rating_list_for_user(user_id=member_id(request), ordering="title")
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -225,11 +218,11 @@ def my_ratings_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 @login_required
 def ratings_about(request: HttpRequest) -> HttpResponse:
-    buckets = rating_distribution(user_id=_member_id(request))
+    buckets = rating_distribution(user_id=member_id(request))
     total = sum(b.count for b in buckets)
     mean = sum(b.value * b.count for b in buckets) / total if total else None
     peak = max((b.count for b in buckets), default=0)
-    tastes = rating_genre_tastes(user_id=_member_id(request), limit=8)
+    tastes = rating_genre_tastes(user_id=member_id(request), limit=8)
     top_count = max((t.count for t in tastes), default=0)
     context = {
         "buckets": buckets,
@@ -244,15 +237,15 @@ def ratings_about(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def watchlist(request: HttpRequest) -> HttpResponse:
-    entries = list(watchlist_for_user(user_id=_member_id(request))[:200])
+    entries = list(watchlist_for_user(user_id=member_id(request))[:200])
     movies = [e.movie for e in entries]
-    marks = user_movie_marks(user_id=_member_id(request), movie_ids=[m.pk for m in movies])
+    marks = user_movie_marks(user_id=member_id(request), movie_ids=[m.pk for m in movies])
     return render(request, "ratings/watchlist.html", {"movies": movies, "marks": marks})
 
 
 @login_required
 def hidden_list(request: HttpRequest) -> HttpResponse:
-    entries = list(hidden_for_user(user_id=_member_id(request))[:500])
+    entries = list(hidden_for_user(user_id=member_id(request))[:500])
     movies = [e.movie for e in entries]
-    marks = user_movie_marks(user_id=_member_id(request), movie_ids=[m.pk for m in movies])
+    marks = user_movie_marks(user_id=member_id(request), movie_ids=[m.pk for m in movies])
     return render(request, "ratings/hidden.html", {"movies": movies, "marks": marks})

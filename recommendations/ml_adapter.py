@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.conf import settings
 
-from ml.artifacts import data_fingerprint
+from ml.artifacts import data_fingerprint, save_artifact
 from ml.artifacts import load_scorer as _load_scorer
+from ml.config import TrainConfig
 from ml.evaluate import ranking_metrics, rmse, temporal_holdout
 from ml.history import build_rows
 from ml.score import Scorer
@@ -77,10 +78,8 @@ def split(data: RatingArrays, *, holdout: int) -> Split:
     return Split(train=_subset(data, ~test_mask), test=_subset(data, test_mask))
 
 
-def train_config() -> Any:
+def train_config() -> TrainConfig:
     """The production TrainConfig, with overrides from settings.RECOMMENDATIONS["TRAIN_CONFIG"]."""
-    from ml.config import TrainConfig
-
     overrides = settings.RECOMMENDATIONS.get("TRAIN_CONFIG") or {}
     return TrainConfig.from_dict({**TrainConfig().to_dict(), **overrides})
 
@@ -88,7 +87,7 @@ def train_config() -> Any:
 def train(data: RatingArrays, *, progress: Callable[[float], None] | None = None) -> Trained:
     # TensorFlow's C++ start-up chatter would drown the run's log; warnings and errors still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from ml.train import train as ml_train
+    from ml.train import train as ml_train  # imports TensorFlow: only the training worker does
 
     if len(data) == 0:
         raise TrainingError("There are no ratings to train on.")
@@ -175,8 +174,6 @@ def _group(keys: np.ndarray, users: np.ndarray, values: np.ndarray) -> list[np.n
 
 def save(trained: Trained, directory: Path, *, fingerprint: str, metrics: dict[str, Any]) -> Path:
     """Write the artifact atomically (temporary directory, then rename), with the registry's metrics."""
-    from ml.artifacts import save_artifact
-
     trained.result.metrics = {
         **trained.result.metrics,
         "registry": metrics,

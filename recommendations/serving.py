@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from django.db.models import QuerySet
@@ -28,6 +30,7 @@ from .lists import list_for_user
 from .rating_arrays import ratings_as_arrays
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,16 @@ class RecommendationSet:
     generated_at: dt.datetime
     personal: bool
     movies: dict[int, Movie] = field(default_factory=dict, compare=False)
+
+
+def optional(what: str, compute: Callable[[], T], default: T) -> T:
+    """A model-backed extra (similar movies, predicted stars) that fails is logged and left out: a
+    page or an API answer is served without it, never not at all."""
+    try:
+        return compute()
+    except Exception:
+        logger.exception("Could not compute %s; answering without it", what)
+        return default
 
 
 # --- Picks ----------------------------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 movie page and the picks page."""
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,6 +9,7 @@ from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from accounts.members import member_id
 from catalog.forms import MovieFilterForm, MovieSearchForm
 from catalog.models import Movie
 from catalog.selectors import (
@@ -21,30 +20,12 @@ from catalog.selectors import (
     movie_search,
     movie_top_rated,
 )
+from ratings.models import ONBOARDING_GOAL
 from ratings.selectors import rating_count_for_user, user_excluded_movie_ids, user_movie_marks
 
 from . import serving
 
 logger = logging.getLogger(__name__)
-
-ONBOARDING_GOAL = 5  # the same goal as ratings.views.onboarding
-T = TypeVar("T")
-
-
-def _optional(what: str, compute: Callable[[], T], default: T) -> T:
-    """Model-backed extras (similar movies, predicted stars) must never take a page down."""
-    try:
-        return compute()
-    except Exception:
-        logger.exception("Could not compute %s; the page is served without it", what)
-        return default
-
-
-def _member_id(request: HttpRequest) -> int:
-    """The logged-in member's id (callers check is_authenticated or login_required first)."""
-    user_id = request.user.pk
-    assert user_id is not None
-    return int(user_id)
 
 
 def _pick_cards(recs: serving.RecommendationSet) -> list[dict[str, object]]:
@@ -78,7 +59,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         visitor = {"popular": movie_popular(limit=12), "top_rated": movie_top_rated(limit=12)}
         return render(request, "recommendations/home_visitor.html", visitor)
-    user_id = _member_id(request)
+    user_id = member_id(request)
     recs = serving.recommendations_for_user(user_id=user_id, n=12)
     cards = _pick_cards(recs)
     excluded = user_excluded_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
@@ -98,7 +79,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def picks(request: HttpRequest) -> HttpResponse:
-    user_id = _member_id(request)
+    user_id = member_id(request)
     form = MovieFilterForm(request.GET or None, genres=genre_names(), decades=movie_decades())
     filters = form.filters()
     recs = serving.recommendations_for_user(
@@ -120,11 +101,13 @@ def movie_detail(request: HttpRequest, movie_id: int) -> HttpResponse:
     movie = get_object_or_404(Movie.objects.prefetch_related("genres"), pk=movie_id)
     user_id = request.user.pk if request.user.is_authenticated else None
     no_movies: list[Movie] = []
-    similar = _optional("similar movies", lambda: serving.movie_similar(movie_id=movie.pk, n=8), no_movies)
+    similar = serving.optional(
+        "similar movies", lambda: serving.movie_similar(movie_id=movie.pk, n=8), no_movies
+    )
     prefetch_related_objects(similar, "genres")
     predicted = None
     if user_id is not None:
-        predicted = _optional(
+        predicted = serving.optional(
             "predicted stars", lambda: serving.predicted_stars(user_id=user_id, movie_id=movie.pk), None
         )
     marks = user_movie_marks(user_id=user_id, movie_ids=[movie.pk, *(m.pk for m in similar)])

@@ -24,6 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from recommendations.registry import active_version
+from recommender_site.celery import app
+
 logger = logging.getLogger(__name__)
 BROKER_TIMEOUT_SECONDS = 2.0
 
@@ -102,8 +105,6 @@ def _cache() -> str:
 
 
 def _broker() -> str:
-    from recommender_site.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
         return f"{conn.transport_cls} reachable"
@@ -118,7 +119,6 @@ def _model(database_ok: bool) -> dict[str, Any]:
     }
     if not database_ok:
         return state
-    from recommendations.registry import active_version
 
     try:
         version = active_version()

@@ -8,7 +8,7 @@ another member's rows. PUT creates or replaces (201 then 200: PUT twice is one r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from accounts.members import member_id
 from catalog.api.views import ID_REGEX
 from ratings.models import HiddenMovie, Rating, WatchlistEntry
 from ratings.selectors import hidden_for_user, rating_list_for_user, watchlist_for_user
@@ -39,11 +40,6 @@ from .serializers import (
 )
 
 DELETED = OpenApiResponse(description="Gone (also when there was nothing to delete).")
-
-
-def member_id(request: Request) -> int:
-    """The caller's id (these views require authentication, so there always is one)."""
-    return cast(int, request.user.pk)
 
 
 def call_service(service: Callable[..., Any], **kwargs: Any) -> Any:

@@ -4,8 +4,7 @@ runs and model versions. Model-backed extras degrade to fallbacks, never to a 50
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -17,11 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.members import member_id
 from catalog.api.serializers import MovieSummaryOutputSerializer
 from catalog.api.views import ID_REGEX
 from catalog.api.views import MovieViewSet as CatalogMovieViewSet
 from catalog.models import Movie
-from ratings.api.views import member_id
 from ratings.selectors import rating_histogram_for_movie, user_movie_marks
 from recommendations import caches, serving
 from recommendations.models import ModelVersion, TrainingRun
@@ -48,16 +47,6 @@ from .serializers import (
 )
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-def optional(what: str, compute: Callable[[], T], default: T) -> T:
-    """A model-backed extra that fails is logged and left out; the response still succeeds."""
-    try:
-        return compute()
-    except Exception:
-        logger.exception("Could not compute %s; answering without it", what)
-        return default
 
 
 class Conflict(exceptions.APIException):
@@ -96,7 +85,7 @@ class MovieViewSet(CatalogMovieViewSet):
             "rating": marks.ratings.get(movie.pk),
             "hidden": movie.pk in marks.hidden,
             "on_watchlist": movie.pk in marks.watchlist,
-            "predicted_stars": optional(
+            "predicted_stars": serving.optional(
                 "predicted stars", lambda: serving.predicted_stars(user_id=user_id, movie_id=movie.pk), None
             ),
         }
@@ -120,7 +109,7 @@ class MovieViewSet(CatalogMovieViewSet):
         params = MovieSimilarQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         movie = self.get_object()
-        movies: list[Movie] = optional(
+        movies: list[Movie] = serving.optional(
             "similar movies",
             lambda: serving.movie_similar(movie_id=movie.pk, n=params.validated_data["n"]),
             [],
@@ -179,7 +168,7 @@ class RecommendationListView(APIView):
         picks = [p for p in recs.picks if p.movie_id in recs.movies]
         movies = [recs.movies[p.movie_id] for p in picks]
         prefetch_related_objects(movies, "genres")
-        stars: dict[int, float] = optional(
+        stars: dict[int, float] = serving.optional(
             "predicted stars",
             lambda: serving.predicted_stars_many(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
             {},

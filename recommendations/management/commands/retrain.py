@@ -38,7 +38,7 @@ class Command(BaseCommand):
         except EnqueueError as exc:
             raise CommandError(f"{exc}. Use --wait to train in this process instead.") from None
 
-        from recommendations.pipeline import retrain_execute
+        from recommendations.pipeline import retrain_execute  # only --wait trains in this process
 
         bar = tqdm(total=100, unit="%", file=sys.stderr, disable=verbosity < 1, desc="retrain")
 

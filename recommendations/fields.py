@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from base64 import b64encode
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import models
@@ -53,9 +53,19 @@ def unpack_pairs(raw: bytes | memoryview) -> dict[int, int]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-class _PackedField(models.BinaryField):
+if TYPE_CHECKING:  # django-stubs types BinaryField's values as bytes; these hold lists and dicts
+    _BinaryField = models.BinaryField[Any, Any]
+else:
+    _BinaryField = models.BinaryField
+
+
+class _PackedField(_BinaryField):
     """A BinaryField whose Python value is decoded from and encoded to packed bytes by the
     subclass's ``pack`` and ``unpack``."""
+
+    # What django-stubs reports for reads and accepts for writes (its documented hook for custom fields).
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
 
     pack: Callable[[Any], bytes]
     unpack: Callable[[bytes | memoryview], Any]
@@ -66,8 +76,10 @@ class _PackedField(models.BinaryField):
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):  # deserialisation: BinaryField's base64 text
             value = super().to_python(value)
-        if isinstance(value, bytes | bytearray | memoryview):
+        if isinstance(value, bytes | memoryview):
             return self.unpack(value)
+        if isinstance(value, bytearray):
+            return self.unpack(bytes(value))
         return value
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
@@ -78,9 +90,10 @@ class _PackedField(models.BinaryField):
     def value_to_string(self, obj: models.Model) -> str:
         """Serialised (dumpdata) as BinaryField is: base64 of the bytes."""
         value = self.value_from_object(obj)
-        if value is not None and not isinstance(value, bytes | bytearray | memoryview):
-            value = self.pack(value)
-        return "" if value is None else b64encode(value).decode("ascii")
+        if value is None:
+            return ""
+        raw = value if isinstance(value, bytes | bytearray | memoryview) else self.pack(value)
+        return b64encode(raw).decode("ascii")
 
 
 class PackedIdsField(_PackedField):

@@ -3,6 +3,7 @@ user right after they rate (fold-in, no retrain). Numpy only: it runs in web-sid
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -78,7 +79,7 @@ def _reasons(
     n_users = len(user_ids)
     picks = picks[:, :REASONS_PER_LIST]
     if scorer.tower:
-        rows = []
+        rows: list[np.ndarray | dict[int, int]] = []
         for k, (_, a, b) in enumerate(_user_slices(histories.users)):
             history = RatingArrays(
                 users=histories.users[a:b],
@@ -221,11 +222,14 @@ def lists_compute_and_write(
     hidden = _hidden_by_user(user_range)
     loads: list[Callable[[], RatingArrays]]
     if data is not None:
-        firsts = [a for _, a, _ in _user_slices(data.users)][::range_users]
-        starts = [*firsts, len(data)]
-        loads = [lambda a=a, b=b: _slice(data, a, b) for a, b in itertools.pairwise(starts)]
+        given = data
+        firsts = [a for _, a, _ in _user_slices(given.users)][::range_users]
+        starts = [*firsts, len(given)]
+        loads = [functools.partial(_slice, given, a, b) for a, b in itertools.pairwise(starts)]
     else:
-        loads = [lambda r=r: ratings_as_arrays(user_range=r) for r in _id_ranges(user_range, range_users)]
+        loads = [
+            functools.partial(ratings_as_arrays, user_range=r) for r in _id_ranges(user_range, range_users)
+        ]
 
     def prepare(k: int) -> list[_Chunk]:
         """Range k read and cut into chunks of `REFRESH_CHUNK_USERS` users, with their vectors."""

@@ -30,7 +30,7 @@ IGNORE_FILE = ROOT / "requirements" / "audit-ignore.txt"
 
 def read_ignores(path: Path) -> dict[str, str]:
     """{advisory id: reason}; raises ValueError naming the line of any entry without a reason."""
-    ignores = {}
+    ignores: dict[str, str] = {}
     if not path.exists():
         return ignores
     for number, raw in enumerate(path.read_text().splitlines(), 1):

@@ -131,10 +131,13 @@ STORAGES = {
 if env("REDIS_URL", default=""):
     CACHES = {
         "default": {
-            "BACKEND": "recommender_site.cache.RedisCache",
+            # django-redis keeps one redis-py client per server; Django's own backend builds one per call
+            # (~100 us of CPU each, a third of a cached request; docs/BENCHMARKS.md).
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": env("CACHE_REDIS_URL", default=env("REDIS_URL")),
-            # A dead Redis must not stall every request for redis-py's default 5 s.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            # A dead Redis must not stall every request for redis-py's default 5 s. Errors are raised,
+            # not ignored: callers decide (serving carries on uncached, /readyz reports the cache down).
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default=""),
         }
     }

@@ -21,7 +21,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from common import PYTHON, bench_env, load_average, log, run_child, sizes, write_json
 
@@ -92,7 +92,7 @@ def write_synthetic_artifact(directory: Path, item_ids: Any, user_ids: Any) -> N
     rng = np.random.default_rng(0)
     d, r = config.embedding_dim, config.rating_dim
     n_items, n_users = len(item_ids), len(user_ids)
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "user_ids": np.asarray(user_ids, np.int64),
         "item_ids": np.asarray(item_ids, np.int64),
         "item_embedding": rng.normal(0, 0.1, (n_items, d)).astype(np.float32),
@@ -110,7 +110,7 @@ def write_synthetic_artifact(directory: Path, item_ids: Any, user_ids: Any) -> N
         "rating_bias_l2": np.array(config.rating_bias_l2, np.float32),
     }
     directory.mkdir(parents=True)
-    np.savez(directory / ARRAYS, **arrays)
+    np.savez(directory / ARRAYS, **cast(dict[str, Any], arrays))  # numpy types ** as allow_pickle
     meta = {"format_version": ARTIFACT_FORMAT_VERSION, "config": config.to_dict(), "metrics": {},
             "synthetic": True, "n_users": n_users, "n_items": n_items, "arrays": sorted(arrays)}  # fmt: skip
     (directory / METADATA).write_text(json.dumps(meta, indent=2) + "\n")

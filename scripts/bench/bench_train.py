@@ -78,7 +78,7 @@ def _top_from_scores(scores_fn: Any) -> Any:
     return recommend
 
 
-def _metrics(m: dict[str, float]) -> dict[str, float]:
+def _metrics(m: dict[str, float]) -> dict[str, float | None]:
     return {"recall@10": m["recall"], "ndcg@10": m["ndcg"], "hr@10": m["hr"], "coverage": m["coverage"],
             "users": m.get("users")}  # fmt: skip
 

@@ -83,7 +83,7 @@ def shared_cache(settings, redis_clean):
     # Django's setting_changed handler rebuilds the cache connections when CACHES changes.
     settings.CACHES = {
         "default": {
-            "BACKEND": "recommender_site.cache.RedisCache",  # the production backend
+            "BACKEND": "django_redis.cache.RedisCache",  # the production backend
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": run_prefix(),
         }

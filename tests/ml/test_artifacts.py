@@ -92,7 +92,7 @@ def test_importing_ml_imports_neither_django_nor_tensorflow():
 
 def test_no_ml_module_imports_django():
     offenders = []
-    for path in (ROOT / "ml").glob("*.py"):
+    for path in (ROOT / "ml").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom):

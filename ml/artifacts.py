@@ -5,11 +5,10 @@ Layout of one artifact directory:
                       library versions, array names
     arrays.npz        everything numpy serving needs: id maps (user_ids, item_ids: sorted external
                       ids; dense index = position), ranking tower weights, user vectors, rating head
-    ranker.keras      the Keras ranking tower (retraining, inspection, parity checks)
-    rating.keras      the Keras rating head
 
-`load_scorer` reads only metadata.json and arrays.npz and imports no TensorFlow; `load_keras_models`
-is for the training side.
+The arrays are the whole model: nothing reads Keras files, so none are written (the Keras tower
+is rebuilt from the arrays by `ml.model` when a test wants to compare the two).
+`load_scorer` imports no TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,14 +32,10 @@ from ml.history import HistoryWeighting
 from ml.score import Scorer
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; importing ml.train would import TensorFlow
-    import keras
-
     from ml.train import TrainResult
 
 METADATA = "metadata.json"
 ARRAYS = "arrays.npz"
-RANKER = "ranker.keras"
-RATING = "rating.keras"
 _LIBRARIES = ("numpy", "pandas", "keras", "tensorflow", "tensorflow-cpu", "scikit-learn")
 
 
@@ -96,8 +91,6 @@ def save_artifact(result: TrainResult, directory: str | os.PathLike[str]) -> Pat
         arrays = result.scorer.arrays
         np.savez(staging / ARRAYS, **arrays)
         failpoint("artifact-staged")  # fault-injection tests: die with the artifact half written
-        result.ranker.save(staging / RANKER)
-        result.rating_model.save(staging / RATING)
         meta = {
             "format_version": ARTIFACT_FORMAT_VERSION,
             "code_version": __version__,
@@ -145,15 +138,3 @@ def load_scorer(directory: str | os.PathLike[str]) -> Scorer:
     with np.load(Path(directory) / ARRAYS, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
     return Scorer(arrays, HistoryWeighting(**meta["config"]["history"]))
-
-
-def load_keras_models(directory: str | os.PathLike[str]) -> tuple[keras.Model, keras.Model]:
-    """(ranker, rating model) as Keras models. Imports TensorFlow; for the training side only."""
-    import keras
-
-    import ml.model  # noqa: F401 - registers the custom layer and loss for deserialisation
-
-    read_metadata(directory)
-    ranker = keras.saving.load_model(Path(directory) / RANKER)
-    rating = keras.saving.load_model(Path(directory) / RATING)
-    return ranker, rating

@@ -24,7 +24,6 @@ import platform
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ml.baselines import BiasedMF, Ease, Popularity, SeedNcf, SurpriseSvd
+from ml.datasets import read_movielens_ratings
 from ml.evaluate import RankingTask, evaluate_ranking, kfold, mae, ranking_task, rmse, temporal_holdout
 from ml.history import RowSets
 from ml.ranking import mask_rows, top_n
@@ -52,44 +52,11 @@ MARK_START, MARK_END = "<!-- ml-bench:start -->", "<!-- ml-bench:end -->"
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _read_ratings_file(handle: Any, name: str) -> pd.DataFrame:
-    base = os.path.basename(name)
-    if base.endswith(".inter"):
-        frame = pd.read_csv(handle, sep="\t")
-        cols = {c.split(":")[0]: c for c in frame.columns}
-        frame = frame[[cols["user_id"], cols["item_id"], cols["rating"], cols["timestamp"]]]
-    elif base == "u.data":
-        frame = pd.read_csv(handle, sep="\t", header=None)
-    elif base == "ratings.dat":
-        frame = pd.read_csv(handle, sep="::", header=None, engine="python")
-    elif base == "ratings.csv":
-        frame = pd.read_csv(handle)
-    else:
-        raise ValueError(f"not a ratings file: {name}")
-    frame = frame.iloc[:, :4]
-    frame.columns = ["user", "item", "rating", "timestamp"]
-    return frame
-
-
-def _is_ratings_file(name: str) -> bool:
-    base = os.path.basename(name)
-    return base.endswith(".inter") or base in ("u.data", "ratings.dat", "ratings.csv")
-
-
 def load_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Ratings (user, item, rating, timestamp) from a MovieLens or RecBole-atomic folder or zip."""
-    p = Path(path)
-    if p.is_file() and zipfile.is_zipfile(p):
-        with zipfile.ZipFile(p) as archive:
-            names = sorted(n for n in archive.namelist() if _is_ratings_file(n))
-            if not names:
-                raise FileNotFoundError(f"no ratings file in {p}")
-            with archive.open(names[0]) as handle:
-                return _read_ratings_file(handle, names[0])
-    candidates = sorted(f for f in p.rglob("*") if f.is_file() and _is_ratings_file(f.name))
-    if not candidates:
-        raise FileNotFoundError(f"no ratings file (u.data, ratings.dat, ratings.csv, *.inter) under {p}")
-    return _read_ratings_file(candidates[0], str(candidates[0]))
+    """Ratings (user, item, rating, timestamp) of a MovieLens or RecBole-atomic folder or zip, read and
+    validated by `ml.datasets` (the importers' reader), without needing the movies file."""
+    frame = read_movielens_ratings(path)
+    return frame.rename(columns={"user_id": "user", "movie_id": "item"})
 
 
 def _log(message: str) -> None:

@@ -22,9 +22,6 @@ class TrainConfig:
 
     # --- ranking tower: user = linear map of their weighted rated items; score = user . item + bias
     embedding_dim: int = 64
-    #: hidden tanh layers between the pooled history and the user vector; () = linear tower, which
-    #: measured best and keeps `Scorer.explain` exact
-    user_tower_layers: tuple[int, ...] = ()
     history: HistoryWeighting = field(default_factory=HistoryWeighting)
     #: recency floors tried on the validation split, each a full early-stopped fit of the ranking
     #: tower; the best validation NDCG@10 replaces `history.recency_floor` (the trained model's
@@ -48,21 +45,6 @@ class TrainConfig:
     #: examples per step; 0 = automatic (`resolve`: 256 below 2M ratings, 2048 from there on)
     batch_size: int = 0
     learning_rate: float = 5e-3
-    #: independent towers trained side by side (own parameters and softmax, shared batches) whose
-    #: logits are averaged; serving sees one tower of width ensemble_members x embedding_dim
-    ensemble_members: int = 1
-    #: add a learned item-item term x @ W (W: n_items x n_items, zero diagonal) to the logits, an
-    #: EASE-like component trained end-to-end with the towers; only for catalogs of at most
-    #: `item_item_max_items` movies (W is n_items^2 floats: 11 MB at 1.7k, 2.9 GB at 27k)
-    item_item: bool = False
-    item_item_max_items: int = 5000
-    #: L2 penalty on W, per training example (sum of squares x this)
-    item_item_l2: float = 1e-4
-    #: shared negatives per batch for a sampled softmax (logQ-corrected); 0 = full softmax over
-    #: every item (default: the sampled variant was 3x faster per epoch at 27k movies but learned
-    #: worse, docs/ML.md "Scaling"); -1 = full up to `full_softmax_max_items` items, 4096 above
-    softmax_samples: int = 0
-    full_softmax_max_items: int = 10_000
     #: 0 = automatic (`resolve`: 40 below 2M ratings, 8 from there on; early stopping decides)
     max_epochs: int = 0
     #: epochs without a better validation NDCG@10 before stopping (best weights are restored)
@@ -99,15 +81,28 @@ class TrainConfig:
     jit_compile: bool = True
 
     #: fields of earlier versions, accepted and ignored by `from_dict` (old artifacts' metadata and
-    #: deployment overrides may still carry them): the Keras rating head's optimiser settings
+    #: deployment overrides may still carry them): the Keras rating head's optimiser settings, and
+    #: the options measured worse and removed (an MLP user tower, ensembles, a learned item-item
+    #: term, a sampled softmax; their measurements are in docs/ML.md)
     RETIRED_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"rating_learning_rate", "rating_batch_size", "rating_max_epochs", "rating_jit_compile"}
+        {
+            "rating_learning_rate",
+            "rating_batch_size",
+            "rating_max_epochs",
+            "rating_jit_compile",
+            "user_tower_layers",
+            "ensemble_members",
+            "item_item",
+            "item_item_max_items",
+            "item_item_l2",
+            "softmax_samples",
+            "full_softmax_max_items",
+        }
     )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         data = dataclasses.asdict(self)
-        data["user_tower_layers"] = list(self.user_tower_layers)
         data["recency_floor_candidates"] = list(self.recency_floor_candidates)
         return data
 
@@ -129,23 +124,12 @@ class TrainConfig:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         if "history" in data and isinstance(data["history"], dict):
             data["history"] = HistoryWeighting(**data["history"])
-        if "user_tower_layers" in data:
-            data["user_tower_layers"] = tuple(int(w) for w in data["user_tower_layers"])
         if "recency_floor_candidates" in data:
             data["recency_floor_candidates"] = tuple(float(f) for f in data["recency_floor_candidates"])
         return cls(**data)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
-
-    def softmax_samples_for(self, n_items: int) -> int:
-        """Negatives per batch for this catalog size (0 = full softmax)."""
-        if self.softmax_samples >= 0:
-            return 0 if self.softmax_samples >= n_items else self.softmax_samples
-        return 0 if n_items <= self.full_softmax_max_items else 4096
-
-    def item_item_enabled(self, n_items: int) -> bool:
-        return self.item_item and n_items <= self.item_item_max_items
 
     def resolve(self, *, n_users: int, n_items: int, n_ratings: int) -> TrainConfig:
         """This config with every automatic (0) size fixed for a data set of this size.

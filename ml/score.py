@@ -79,25 +79,14 @@ class IdMap:
         return np.where(known, pos, 0).astype(np.int64), known
 
 
-def apply_tower(pooled: np.ndarray, tower: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Hidden tanh layers then a linear output layer, as `ml.model.build_ranker` stacks them."""
-    h = np.asarray(pooled, np.float32)
-    for i, (kernel, bias) in enumerate(tower):
-        h = h @ kernel + bias
-        if i < len(tower) - 1:
-            h = np.tanh(h)
-    return h
-
-
 def encode_histories(
     rows: RowSets,
     weighting: HistoryWeighting,
     item_embedding: np.ndarray,
-    tower: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
     users: np.ndarray | None = None,
 ) -> np.ndarray:
-    """User vectors for chronological histories: tower(normalise(weights) @ E), rows without items -> 0 input.
+    """User vectors for chronological histories: normalise(weights) @ E (rows without items -> 0).
 
     `users` (row indices) restricts the result to those rows, in that order (default: every row).
     """
@@ -120,7 +109,7 @@ def encode_histories(
             shape=(len(sel), item_embedding.shape[0]),
         )
         pooled[part] = weights_matrix @ item_embedding
-    return apply_tower(pooled, tower)
+    return pooled
 
 
 class Scorer:
@@ -136,8 +125,8 @@ class Scorer:
         self.item_output = a["item_output"].astype(np.float32)
         self.item_bias = a["item_bias"].astype(np.float32)
         self.user_vectors_ = a["user_vectors"].astype(np.float32)
-        n_layers = int(a.get("tower_layers", np.array(0)))
-        self.tower = [(a[f"tower_kernel_{i}"], a[f"tower_bias_{i}"]) for i in range(n_layers)]
+        if int(a.get("tower_layers", np.array(0))):
+            raise ValueError("this artifact has an MLP user tower, which is no longer supported; retrain")
         self.global_mean = float(a["rating_global_mean"])
         self.rating_range = (float(a["rating_range"][0]), float(a["rating_range"][1]))
         self._unit_items: np.ndarray | None = None
@@ -147,13 +136,9 @@ class Scorer:
     def embedding_dim(self) -> int:
         return int(self.item_output.shape[1])
 
-    def encode(self, pooled: np.ndarray) -> np.ndarray:
-        """Pooled history (x @ E) -> user vector, the numpy twin of the Keras tower."""
-        return apply_tower(pooled, self.tower)
-
     def encode_rows(self, rows: RowSets) -> np.ndarray:
         """User vectors for dense-indexed chronological histories (used at export time)."""
-        return encode_histories(rows, self.weighting, self.item_embedding, self.tower)
+        return encode_histories(rows, self.weighting, self.item_embedding)
 
     def user_vectors(self, user_ids: np.ndarray | Sequence[int]) -> np.ndarray:
         """Stored vectors of known users; raises KeyError naming the first unknown id."""
@@ -185,14 +170,14 @@ class Scorer:
         idx, r, ts = idx[known], r[known], ts[known]
         if len(idx) == 0:
             return FoldedUser(
-                vector=self.encode(np.zeros((1, self.item_embedding.shape[1]), np.float32))[0],
+                vector=np.zeros(self.item_embedding.shape[1], np.float32),
                 rating_factors=np.zeros(self.arrays["rating_item_factors"].shape[1], np.float32),
                 rating_bias=0.0,
                 n_ratings=0,
             )
         w = self.weighting.weights(r, positions_from_end(np.zeros(len(idx), np.int64), ts))
         w = w / max(float(np.linalg.norm(w)), 1e-12)
-        vector = self.encode((w @ self.item_embedding[idx])[None, :])[0]
+        vector = (w @ self.item_embedding[idx]).astype(np.float32)
         factors, bias = self._fold_in_rating(idx, r)
         return FoldedUser(vector=vector, rating_factors=factors, rating_bias=bias, n_ratings=len(idx))
 
@@ -315,9 +300,6 @@ class Scorer:
         w = self.weighting.weights(r, positions_from_end(np.zeros(len(idx), np.int64), ts))
         w = w / max(float(np.linalg.norm(w)), 1e-12)
         direction = self.item_output[target[0]]
-        if self.tower:  # first-order: pull the item vector back through the tower's linear part
-            for kernel, _ in reversed(self.tower):
-                direction = kernel @ direction
         contrib = w * (self.item_embedding[idx] @ direction)
         liked = (r >= self.weighting.like_threshold) & (contrib > 0)
         pick = liked if liked.any() else contrib > 0

@@ -29,9 +29,9 @@ from ml.artifacts import data_fingerprint
 from ml.config import TrainConfig
 from ml.evaluate import ranking_metrics, temporal_holdout
 from ml.history import HistoryWeighting, RowSets, build_rows, concat_ranges
-from ml.model import HistoryRanker, build_ranker, build_rating_model
+from ml.model import HistoryRanker, build_ranker
 from ml.ranking import chunks, mask_rows, top_n
-from ml.rating import RatingHead, train_rating_head
+from ml.rating import train_rating_head
 from ml.score import Scorer, encode_histories
 
 #: progress(phase, fraction of that phase done in [0, 1], metrics so far)
@@ -44,7 +44,6 @@ class TrainResult:
 
     scorer: Scorer
     ranker: keras.Model
-    rating_model: keras.Model
     config: TrainConfig
     metrics: dict[str, Any]
     fingerprint: str
@@ -154,13 +153,6 @@ class ExampleStream:
 
         self.input_capacity = capacity(probe.in_ptr)
         self.target_capacity = capacity(probe.t_ptr)
-        self.samples = config.softmax_samples_for(rows.n_cols)
-        if self.samples:
-            # proposal for the shared negatives: popularity^0.75 (word2vec), logQ-corrected in the loss
-            counts = np.bincount(rows.indices, minlength=rows.n_cols).astype(np.float64)
-            proposal = np.power(counts + 1.0, 0.75)
-            self.proposal = proposal / proposal.sum()
-            self.proposal_cum = np.cumsum(self.proposal)
 
     @property
     def examples_per_epoch(self) -> int:
@@ -175,18 +167,7 @@ class ExampleStream:
             examples = make_examples(
                 self.rows, order[start : start + block], cfg, np.random.default_rng([self.seed, epoch, k + 1])
             )
-            batches = self._pack(examples)
-            if not self.samples:
-                yield from batches
-                continue
-            neg_rng = np.random.default_rng([self.seed, epoch, k + 1, 1])
-            for inputs, targets in batches:
-                neg = np.minimum(
-                    np.searchsorted(self.proposal_cum, neg_rng.random(self.samples) * self.proposal_cum[-1]),
-                    self.rows.n_cols - 1,
-                ).astype(np.int32)
-                log_sq = np.log(self.samples * self.proposal[neg]).astype(np.float32)
-                yield inputs, (*targets, neg, log_sq)
+            yield from self._pack(examples)
 
     def _pack(self, ex: Examples) -> Iterator[Batch]:
         b, cap_in, cap_t = self.config.batch_size, self.input_capacity, self.target_capacity
@@ -253,36 +234,12 @@ def prefetch(iterator: Iterator[Batch], depth: int = 3) -> Iterator[Batch]:
 
 
 def ranker_arrays(ranker: keras.Model) -> dict[str, np.ndarray]:
-    """The ranking tower's weights as the numpy arrays `ml.score.Scorer` serves from.
-
-    An ensemble's mean logits, mean_m(u_m . Q_m + b_m), equal one tower's [u_1..u_k] . [Q_1..Q_k] / k
-    + mean_m b_m, so members are concatenated and the output side scaled by 1/k.
-    """
-    members = int(ranker.members)
-    embedding = np.asarray(ranker.item_embedding.numpy(), np.float32)
-    output = np.asarray(ranker.item_output.numpy(), np.float32) / members
-    if ranker.item_item:
-        # x @ W = (x @ I) @ W: the item-item term is a tower with identity input embeddings
-        w = np.asarray(ranker.masked_item_item().numpy(), np.float32)
-        embedding = np.hstack([embedding, np.eye(ranker.n_items, dtype=np.float32)])
-        output = np.hstack([output, w.T])
-    arrays: dict[str, np.ndarray] = {
-        "item_embedding": embedding,
-        "item_output": np.ascontiguousarray(output),
-        "item_bias": np.asarray(ranker.item_bias.numpy(), np.float32).mean(axis=0),
+    """The ranking tower's weights as the numpy arrays `ml.score.Scorer` serves from."""
+    return {
+        "item_embedding": np.asarray(ranker.item_embedding.numpy(), np.float32),
+        "item_output": np.asarray(ranker.item_output.numpy(), np.float32),
+        "item_bias": np.asarray(ranker.item_bias.numpy(), np.float32),
     }
-    tower = ranker.tower
-    arrays["tower_layers"] = np.array(len(tower))
-    for i, layer in enumerate(tower):
-        arrays[f"tower_kernel_{i}"] = np.asarray(layer.kernel.numpy(), np.float32)
-        arrays[f"tower_bias_{i}"] = np.asarray(layer.bias.numpy(), np.float32)
-    return arrays
-
-
-def _tower(arrays: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [
-        (arrays[f"tower_kernel_{i}"], arrays[f"tower_bias_{i}"]) for i in range(int(arrays["tower_layers"]))
-    ]
 
 
 def validation_ranking(
@@ -298,7 +255,7 @@ def validation_ranking(
     """Full-ranking metrics of the tower's current weights on a held-out split (numpy, chunked)."""
     if users is None:
         users = np.flatnonzero(relevant_rows.row_lengths() > 0)
-    vectors = encode_histories(fit_rows, weighting, arrays["item_embedding"], _tower(arrays), users=users)
+    vectors = encode_histories(fit_rows, weighting, arrays["item_embedding"], users=users)
     lengths = fit_rows.row_lengths()[users]
     indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     seen = fit_rows.indices[concat_ranges(fit_rows.indptr[users], lengths)]
@@ -317,62 +274,28 @@ def _share(progress: Progress, k: int, n: int) -> Progress:
     return lambda phase, fraction, report: progress(phase, (k + fraction) / n, {**report, "run": k + 1})
 
 
-def _train_step_fn(
-    model: HistoryRanker, optimizer: keras.optimizers.Optimizer, jit: bool, l2_item_item: float = 0.0
-) -> Callable:
-    """The compiled step: sparse forward, softmax NLL against the sparse weighted targets.
+def _train_step_fn(model: HistoryRanker, optimizer: keras.optimizers.Optimizer, jit: bool) -> Callable:
+    """The compiled step: sparse forward, full softmax NLL against the sparse weighted targets.
 
-    Full softmax over every item, or (when the batch carries shared negatives) a sampled softmax:
-    each target competes with the batch's S negatives drawn from a popularity^0.75 proposal q, their
-    logits corrected by -log(S q_j) (Bengio & Senecal 2008; Jean et al. 2015), so the expected
-    partition function matches the full one while the (batch x n_items) block shrinks to (batch x S).
+    Full softmax over every item rather than sampled negatives: every item competes for the
+    probability mass, which is what a full-ranking metric measures (Rendle et al. 2020; a
+    logQ-corrected sampled softmax learned worse at 27k movies, docs/ML.md "Scaling").
     """
 
-    def full_loss(inputs: dict[str, Any], t_items: Any, t_weights: Any, t_rows: Any) -> Any:
+    def loss_fn(inputs: dict[str, Any], t_items: Any, t_weights: Any, t_rows: Any) -> Any:
         b = tf.shape(inputs["row_mask"])[0]
-        total = 0.0
         mass = tf.maximum(tf.math.unsorted_segment_sum(t_weights, t_rows, b), 1e-6)
         n_real = tf.maximum(tf.reduce_sum(inputs["row_mask"]), 1.0)
-        for logits in model.member_logits(inputs):
-            lse = tf.reduce_logsumexp(logits, axis=1)
-            picked = tf.gather_nd(logits, tf.stack([t_rows, t_items], axis=1))
-            nll = t_weights * (tf.gather(lse, t_rows) - picked)
-            per_row = tf.math.unsorted_segment_sum(nll, t_rows, b) / mass
-            total += tf.reduce_sum(per_row) / n_real
-        if model.item_item and l2_item_item > 0:
-            total += l2_item_item * tf.reduce_sum(tf.square(model.item_item_weights))
-        return total
-
-    def sampled_loss(
-        inputs: dict[str, Any], t_items: Any, t_weights: Any, t_rows: Any, negatives: Any, log_sq: Any
-    ) -> Any:
-        b = tf.shape(inputs["row_mask"])[0]
-        total = 0.0
-        mass = tf.maximum(tf.math.unsorted_segment_sum(t_weights, t_rows, b), 1e-6)
-        n_real = tf.maximum(tf.reduce_sum(inputs["row_mask"]), 1.0)
-        d = model.embedding_dim
-        hidden = model.pool(inputs)
-        for layer in model.tower:
-            hidden = layer(hidden)
-        for m in range(model.members):
-            h = hidden[:, m * d : (m + 1) * d]
-            q = model.item_output[:, m * d : (m + 1) * d]
-            bias = model.item_bias[m]
-            neg = (
-                tf.matmul(h, tf.gather(q, negatives), transpose_b=True) + tf.gather(bias, negatives) - log_sq
-            )
-            lse_neg = tf.reduce_logsumexp(neg, axis=1)
-            pos = tf.reduce_sum(tf.gather(h, t_rows) * tf.gather(q, t_items), axis=1) + tf.gather(
-                bias, t_items
-            )
-            nll = t_weights * (tf.math.reduce_logsumexp(tf.stack([pos, tf.gather(lse_neg, t_rows)]), 0) - pos)
-            per_row = tf.math.unsorted_segment_sum(nll, t_rows, b) / mass
-            total += tf.reduce_sum(per_row) / n_real
-        return total
+        logits = model(inputs)
+        lse = tf.reduce_logsumexp(logits, axis=1)
+        picked = tf.gather_nd(logits, tf.stack([t_rows, t_items], axis=1))
+        nll = t_weights * (tf.gather(lse, t_rows) - picked)
+        per_row = tf.math.unsorted_segment_sum(nll, t_rows, b) / mass
+        return tf.reduce_sum(per_row) / n_real
 
     def step(inputs: dict[str, Any], *targets: Any) -> Any:
         with tf.GradientTape() as tape:
-            loss = full_loss(inputs, *targets) if len(targets) == 3 else sampled_loss(inputs, *targets)
+            loss = loss_fn(inputs, *targets)
         variables = model.trainable_variables
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
         optimizer.apply(grads, variables)
@@ -390,14 +313,10 @@ class _FitState:
 
 def _new_fit_state(n_items: int, config: TrainConfig) -> _FitState:
     keras.utils.set_random_seed(config.seed)
-    if config.item_item_enabled(n_items) and config.softmax_samples_for(n_items):
-        raise ValueError("the item-item term needs the full softmax (softmax_samples=0)")
     model = build_ranker(n_items, config)
     optimizer = keras.optimizers.Adam(config.learning_rate)
     optimizer.build(model.trainable_variables)
-    return _FitState(
-        model, optimizer, _train_step_fn(model, optimizer, config.jit_compile, config.item_item_l2)
-    )
+    return _FitState(model, optimizer, _train_step_fn(model, optimizer, config.jit_compile))
 
 
 def _fit_ranker(
@@ -461,17 +380,6 @@ def _fit_ranker(
         for variable, value in zip(state.model.weights, best_weights, strict=True):
             variable.assign(value)
     return state, history, ran, seconds
-
-
-def rating_model(head: RatingHead, config: TrainConfig) -> keras.Model:
-    """The Keras rating model (stored in the artifact as rating.keras) holding `head`'s parameters."""
-    model = build_rating_model(len(head.user_bias), len(head.item_bias), config, head.global_mean)
-    layer = model.get_layer("biased_mf")
-    layer.user_factors.assign(head.user_factors)
-    layer.item_factors.assign(head.item_factors)
-    layer.user_bias.assign(head.user_bias)
-    layer.item_bias.assign(head.item_bias)
-    return model
 
 
 @dataclass
@@ -619,9 +527,7 @@ def train(
     arrays = ranker_arrays(ranker)
     arrays.update(rating_head.arrays())
     arrays["user_ids"], arrays["item_ids"] = user_ids, item_ids
-    arrays["user_vectors"] = encode_histories(
-        all_rows, config.history, arrays["item_embedding"], _tower(arrays)
-    )
+    arrays["user_vectors"] = encode_histories(all_rows, config.history, arrays["item_embedding"])
     scorer = Scorer(arrays, config.history)
     timings["export"] = time.perf_counter() - t0
     progress("export", 1.0, {})
@@ -641,7 +547,6 @@ def train(
     return TrainResult(
         scorer=scorer,
         ranker=ranker,
-        rating_model=rating_model(rating_head, config),
         config=config,
         metrics=metrics,
         fingerprint=data_fingerprint(users, items, ratings, timestamps),

@@ -54,16 +54,6 @@ def _user_slices(users: np.ndarray) -> Iterator[tuple[int, int, int]]:
         yield int(users[start]), int(start), int(end)
 
 
-def _reasons_one_by_one(scorer: Scorer, history: RatingArrays, picks: np.ndarray) -> dict[int, int]:
-    """Reasons for a non-linear user tower: the model's own first-order explanation, pick by pick."""
-    out = {}
-    for item in picks[picks >= 0][:REASONS_PER_LIST]:
-        why = scorer.explain(int(item), history.movies, history.ratings, history.timestamps, n=1)
-        if why:
-            out[int(item)] = why[0][0]
-    return out
-
-
 def _reasons(
     scorer: Scorer, histories: RatingArrays, user_ids: np.ndarray, picks: np.ndarray
 ) -> list[np.ndarray | dict[int, int]]:
@@ -71,24 +61,13 @@ def _reasons(
 
     ``histories`` holds the ratings of ``user_ids`` (sorted); ``picks`` is their (users x n) top-N
     (-1 padding). The ranking score is b_i + sum_j w_j (E_j . Q_i) over rated movies j (the default
-    linear user tower), so each liked movie's contribution is exact. Candidates are each user's
+    user tower is linear), so each liked movie's contribution is exact. Candidates are each user's
     `REASON_CANDIDATES` most recent liked movies; a pick gets a reason only when its best candidate
     pushes it up (positive contribution). One batched (users x candidates x picks) product per chunk:
     no per-user numpy work. Each user's reasons are (pick, because) rows of a (k, 2) array.
     """
     n_users = len(user_ids)
     picks = picks[:, :REASONS_PER_LIST]
-    if scorer.tower:
-        rows: list[np.ndarray | dict[int, int]] = []
-        for k, (_, a, b) in enumerate(_user_slices(histories.users)):
-            history = RatingArrays(
-                users=histories.users[a:b],
-                movies=histories.movies[a:b],
-                ratings=histories.ratings[a:b],
-                timestamps=histories.timestamps[a:b],
-            )
-            rows.append(_reasons_one_by_one(scorer, history, picks[k]))
-        return rows
     # Each user's known rated movies, oldest first (ties keep their input order), then the weights
     # training uses, which depend on the position from the end of the user's history.
     owner = np.searchsorted(user_ids, histories.users)

@@ -154,7 +154,6 @@ def part_ncf(s: Any) -> dict[str, Any]:
                 "batch_size",
                 "samples_per_user",
                 "rating_sweeps",
-                "ensemble_members",
                 "max_epochs",
                 "jit_compile",
             )

@@ -101,13 +101,6 @@ def test_numpy_scores_match_the_keras_model(trained):
     np.testing.assert_allclose(
         scorer.score_vectors(scorer.user_vectors(users)), keras_scores, rtol=1e-4, atol=1e-4
     )
-    items = scorer.items.ids[:30]
-    keras_stars = res.rating_model.predict(
-        {"user": np.zeros(30, np.int32), "item": np.arange(30, dtype=np.int32)}, verbose=0
-    ).ravel()
-    np.testing.assert_allclose(
-        scorer.predict_stars(users[0], items), np.clip(keras_stars, 1.0, 5.0), atol=1e-4
-    )
 
 
 def test_predicted_stars_separate_liked_from_disliked_clusters(trained):

@@ -87,7 +87,14 @@ def test_users_and_items_without_ratings_keep_zero_parameters():
     assert not head.item_bias[40:].any()
 
 
-def test_retired_rating_keys_of_old_artifacts_are_ignored_with_a_warning():
-    old = {**TrainConfig().to_dict(), "rating_learning_rate": 0.01, "rating_batch_size": 0}
+@pytest.mark.parametrize(
+    "retired",
+    [
+        {"rating_learning_rate": 0.01, "rating_batch_size": 0},
+        {"user_tower_layers": [], "ensemble_members": 1, "item_item": False, "softmax_samples": 0},
+    ],
+)
+def test_retired_keys_of_old_artifacts_are_ignored_with_a_warning(retired):
+    old = {**TrainConfig().to_dict(), **retired}
     with pytest.warns(UserWarning, match="retired"):
         assert TrainConfig.from_dict(old) == TrainConfig()

@@ -52,26 +52,6 @@ def test_next_item_examples_predict_only_later_ratings():
         assert targets == history[cut : cut + 5]
 
 
-@pytest.mark.parametrize("changes", [{"ensemble_members": 2}, {"item_item": True}])
-def test_ensembles_and_the_item_item_term_collapse_into_one_numpy_tower(changes):
-    from ml.model import build_ranker, sparse_inputs
-    from ml.score import encode_histories
-    from ml.train import _tower, ranker_arrays
-
-    cfg = TrainConfig(embedding_dim=8, **changes)
-    model = build_ranker(40, cfg)
-    rng = np.random.default_rng(0)
-    for v in model.weights:  # random weights everywhere (the item-item term starts at zero)
-        v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
-    rows = _rows(seed=3)
-    a = ranker_arrays(model)
-    vectors = encode_histories(rows, HistoryWeighting(), a["item_embedding"], _tower(a))
-    numpy_scores = vectors @ a["item_output"].T + a["item_bias"]
-    x = rows.dense(np.arange(rows.n_rows), HistoryWeighting().weights(rows.values, rows.positions))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    np.testing.assert_allclose(numpy_scores, np.asarray(model(sparse_inputs(x))), rtol=1e-4, atol=1e-4)
-
-
 def test_automatic_sizes_depend_on_the_data_size():
     small = TrainConfig().resolve(n_users=943, n_items=1682, n_ratings=100_000)
     large = TrainConfig().resolve(n_users=138_000, n_items=27_000, n_ratings=20_000_000)
@@ -80,29 +60,6 @@ def test_automatic_sizes_depend_on_the_data_size():
     assert (small.refit_epochs, large.refit_epochs) == (8, 1)
     assert (large.batch_size, large.samples_per_user) == (2048, 2)
     assert TrainConfig(batch_size=64).resolve(n_users=1, n_items=1, n_ratings=10**8).batch_size == 64
-    assert TrainConfig(item_item=True).item_item_enabled(1682)
-    assert not TrainConfig(item_item=True).item_item_enabled(27_000)
-
-
-def test_large_catalogs_train_with_a_logq_corrected_sampled_softmax():
-    from ml.train import ExampleStream, _new_fit_state
-
-    assert TrainConfig().softmax_samples_for(27_000) == 0  # full softmax unless asked for
-    assert TrainConfig(softmax_samples=-1).softmax_samples_for(1682) == 0
-    assert TrainConfig(softmax_samples=-1).softmax_samples_for(27_000) == 4096
-    assert TrainConfig(softmax_samples=64).softmax_samples_for(40) == 0  # more samples than items
-    rows = _rows(seed=4)
-    cfg = TrainConfig(batch_size=16, samples_per_user=2, softmax_samples=8, jit_compile=False)
-    stream = ExampleStream(rows, cfg, seed=0)
-    inputs, targets = next(iter(stream.epoch(0)))
-    negatives, log_sq = targets[3], targets[4]
-    assert negatives.shape == (8,)
-    assert negatives.max() < 40
-    np.testing.assert_allclose(log_sq, np.log(8 * stream.proposal[negatives]), rtol=1e-6)
-    state = _new_fit_state(40, cfg)
-    before = state.model.item_output.numpy().copy()
-    assert np.isfinite(float(state.step(inputs, *targets)))
-    assert not np.allclose(before, state.model.item_output.numpy())
 
 
 def _taste_change(drift: bool, seed: int = 0):

@@ -1,6 +1,6 @@
 """Reading and validating the MovieLens and Amazon rating datasets, without Django.
 
-The site's importers (``catalog.importers``) and the ML benchmark (``python -m ml.bench --data PATH``)
+The site's importers (``ingest``) and the ML benchmark (``python -m ml.bench --data PATH``)
 both read dataset files through this module, so the two can never disagree about what a file means.
 
 Everything here is pandas/numpy only. Ratings files (up to tens of millions of lines) are read with

@@ -25,10 +25,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import PYTHON, ROOT, VAR, bench_env, database_url, load_average, log, run_child, sizes, write_json
+from common import (
+    CACHE_DB,
+    INSTANCE,
+    PYTHON,
+    ROOT,
+    VAR,
+    bench_env,
+    database_url,
+    load_average,
+    log,
+    run_child,
+    sizes,
+    write_json,
+)
 
 HERE = Path(__file__).resolve().parent
-PORT = int(os.environ.get("BENCH_PORT", "8765"))
+PORT = int(os.environ.get("BENCH_PORT", str(8765 + INSTANCE)))
 BASE = f"http://127.0.0.1:{PORT}"
 RECS = "/api/v1/me/recommendations/?n=20"
 
@@ -141,7 +154,9 @@ def main() -> int:
     tokens = work / "tokens.txt"
     members = prepare_tokens(s, tokens)
     log(f"serving: {members:,} members with tokens")
-    subprocess.run(["redis-cli", "-n", "11", "FLUSHDB"], capture_output=True)  # the benchmark's own cache db
+    subprocess.run(
+        ["redis-cli", "-n", str(CACHE_DB), "FLUSHDB"], capture_output=True
+    )  # the benchmark's own cache db
     proc = start_gunicorn(s, work / "gunicorn.log")
     results: dict[str, Any] = {"members": members, "load_before": load_average(), "runs": [],
                                "response_cache_seconds": int(RESPONSE_CACHE_SECONDS)}  # fmt: skip

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_serving import BASE, HERE, start_gunicorn, stop, wrk
-from common import PYTHON, ROOT, VAR, bench_env, load_average, log, sizes, write_json
+from common import BROKER_DB, PYTHON, ROOT, VAR, bench_env, load_average, log, sizes, write_json
 
 SAMPLES_PER_MEMBER = 3
 
@@ -147,7 +147,9 @@ def main() -> int:
     work = VAR / s.name
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"load_before": load_average()}
-    subprocess.run(["redis-cli", "-n", "10", "FLUSHDB"], capture_output=True)  # the benchmark's own broker db
+    subprocess.run(
+        ["redis-cli", "-n", str(BROKER_DB), "FLUSHDB"], capture_output=True
+    )  # the benchmark's own broker db
 
     prepare(s, work / "tokens.txt", work / "movies.txt", 0)
     web = start_gunicorn(s, work / "gunicorn-writes.log")
@@ -176,7 +178,9 @@ def main() -> int:
     finally:
         stop(worker)
         stop(web)
-    subprocess.run(["redis-cli", "-n", "10", "FLUSHDB"], capture_output=True)  # drop the queued refreshes
+    subprocess.run(
+        ["redis-cli", "-n", str(BROKER_DB), "FLUSHDB"], capture_output=True
+    )  # drop the queued refreshes
     members = 2 if s.name == "quick" else 4
     results["latency"] = [measure_latency(s, None, members, work), measure_latency(s, "0.1", members, work)]
     for row in results["latency"]:

@@ -17,6 +17,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var" / "bench"
+#: Two benchmarks on one machine at once (two checkouts) set BENCH_INSTANCE to different small numbers:
+#: each then has its own databases, Redis databases and port (see bench_serving.PORT).
+INSTANCE = int(os.environ.get("BENCH_INSTANCE", "0"))
+BROKER_DB, CACHE_DB = 10 - 2 * INSTANCE, 11 - 2 * INSTANCE
 PYTHON = sys.executable
 
 
@@ -47,12 +51,13 @@ def sizes(quick: bool) -> Sizes:
 
 
 def database_url(s: Sizes) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/recommender_bench{'_quick' if s.name == 'quick' else ''}"
+    suffix = ("_quick" if s.name == "quick" else "") + (f"_{INSTANCE}" if INSTANCE else "")
+    return f"postgres://postgres@127.0.0.1:5432/recommender_bench{suffix}"
 
 
 def bench_env(s: Sizes, **extra: str) -> dict[str, str]:
     """The production settings against the benchmark's own database and Redis databases (10 and 11,
-    which nothing else uses), like scripts/stack.sh does for `make stack`."""
+    which nothing else uses; lower pairs for other BENCH_INSTANCEs), like scripts/stack.sh does."""
     secret_file = VAR / "secret-key"
     VAR.mkdir(parents=True, exist_ok=True)
     if not secret_file.exists():
@@ -62,8 +67,8 @@ def bench_env(s: Sizes, **extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="recommender_site.settings.production",
         DJANGO_SECRET_KEY=secret_file.read_text().strip(),
         DATABASE_URL=database_url(s),
-        REDIS_URL="redis://127.0.0.1:6379/10",
-        CACHE_REDIS_URL="redis://127.0.0.1:6379/11",
+        REDIS_URL=f"redis://127.0.0.1:6379/{BROKER_DB}",
+        CACHE_REDIS_URL=f"redis://127.0.0.1:6379/{CACHE_DB}",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="0",
         DJANGO_SECURE_COOKIES="0",

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from ratings.signals import ratings_changed
 
@@ -53,10 +53,10 @@ def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> Non
             cache.delete(refresh_pending_key(user_id))
 
 
-@receiver(post_delete, sender=Token, dispatch_uid="recommendations.forget_revoked_token")
-def on_token_deleted(sender: object, *, instance: Token, **kwargs: object) -> None:
-    """A revoked token stops working at once, cached answers included (they are keyed by the token)."""
-    recommendation_response_forget_token(token_key=instance.key)
+@receiver(post_delete, sender=AuthToken, dispatch_uid="recommendations.forget_revoked_token")
+def on_token_deleted(sender: object, *, instance: AuthToken, **kwargs: object) -> None:
+    """A revoked (or expired) token stops working at once, cached answers included (keyed by its digest)."""
+    recommendation_response_forget_token(digest=instance.digest)
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="recommendations.forget_changed_user")

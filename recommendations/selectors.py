@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
+from knox.crypto import hash_token
 
 from catalog.models import Movie
 from ratings.models import Rating
@@ -112,11 +113,17 @@ class CachedResponse:
 
 
 def token_digest(token_key: str) -> str:
-    return hashlib.sha256(token_key.encode()).hexdigest()
+    """The stored digest of an API token (django-rest-knox's), so a revoked token's entries can be
+    found from the database row alone."""
+    return str(hash_token(token_key))
 
 
 def response_auth_key(token_key: str) -> str:
-    return f"recs:auth:v1:{token_digest(token_key)}"
+    return response_auth_key_of_digest(token_digest(token_key))
+
+
+def response_auth_key_of_digest(digest: str) -> str:
+    return f"recs:auth:v1:{digest}"
 
 
 def response_cache_key(token_key: str, query_string: str) -> str:

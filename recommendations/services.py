@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from .fields import pack_ids, pack_pairs, pack_scores
 from .models import ModelVersion, RecommendationList, TrainingRun
@@ -28,6 +28,7 @@ from .selectors import (
     list_cache_key,
     list_cache_value,
     response_auth_key,
+    response_auth_key_of_digest,
     response_cache_key,
     response_cache_seconds,
 )
@@ -321,7 +322,9 @@ class ResponseSlot:
     epoch: str
 
 
-def recommendation_response_slot(*, token_key: str, user_id: int, query_string: str) -> ResponseSlot | None:
+def recommendation_response_slot(
+    *, token_key: str, user_id: int, query_string: str, token_expiry: dt.datetime | None = None
+) -> ResponseSlot | None:
     """Pin the generation and epoch BEFORE the answer is computed.
 
     An invalidation that lands while the answer is being computed deletes the auth entry (or bumps the
@@ -330,6 +333,8 @@ def recommendation_response_slot(*, token_key: str, user_id: int, query_string: 
     """
     auth_key = response_auth_key(token_key)
     seconds = response_cache_seconds()
+    if token_expiry is not None:  # the "valid token" entry must not outlive the token
+        seconds = max(1, min(seconds, int((token_expiry - timezone.now()).total_seconds())))
     try:
         found = cache.get_many([auth_key, RESPONSE_EPOCH_KEY])
         auth, epoch = found.get(auth_key), found.get(RESPONSE_EPOCH_KEY)
@@ -362,8 +367,8 @@ def recommendation_response_store(*, slot: ResponseSlot, body: bytes) -> None:
 def recommendation_responses_forget(*, user_ids: Sequence[int]) -> None:
     """Make every cached answer of these users stale (one SQL query for their tokens, one cache write)."""
     keys = [
-        response_auth_key(k)
-        for k in Token.objects.filter(user_id__in=list(user_ids)).values_list("key", flat=True)
+        response_auth_key_of_digest(d)
+        for d in AuthToken.objects.filter(user_id__in=list(user_ids)).values_list("digest", flat=True)
     ]
     if not keys:
         return
@@ -373,10 +378,10 @@ def recommendation_responses_forget(*, user_ids: Sequence[int]) -> None:
         logger.warning("Could not drop cached responses of users %s", list(user_ids)[:5], exc_info=True)
 
 
-def recommendation_response_forget_token(*, token_key: str) -> None:
+def recommendation_response_forget_token(*, digest: str) -> None:
     """A revoked token's cached answers must stop being served at once."""
     try:
-        cache.delete(response_auth_key(token_key))
+        cache.delete(response_auth_key_of_digest(digest))
     except Exception:
         logger.warning("Could not drop a revoked token's cached responses", exc_info=True)
 

@@ -7,7 +7,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from accounts.api.views import RegisterView, TokenView
+from accounts.api.views import MyTokensView, MyTokenView, RegisterView, TokenView
 from ratings.api.views import MyHiddenViewSet, MyRatingViewSet, MyWatchlistViewSet
 from recommendations.api.views import (
     ModelVersionViewSet,
@@ -32,6 +32,10 @@ router.register("models", ModelVersionViewSet, basename="model-version")
 v1 = [
     path("auth/register/", RegisterView.as_view(), name="auth-register"),
     path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("auth/tokens/", MyTokensView.as_view(), name="auth-tokens"),
+    re_path(
+        r"^auth/tokens/(?P<key_prefix>[0-9a-f]{1,25})/$", MyTokenView.as_view(), name="auth-token-detail"
+    ),
     path("me/recommendations/", RecommendationListView.as_view(), name="my-recommendations"),
     *router.urls,
 ]

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from knox.models import AuthToken
 from rest_framework import exceptions, mixins, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -163,9 +163,13 @@ class RecommendationListView(APIView):
         params.is_valid(raise_exception=True)
         user_id = member_id(request)
         slot = None
-        if isinstance(request.auth, Token) and set(request.query_params) <= RESPONSE_PARAMS:
+        token_key = _bearer_token(request) if isinstance(request.auth, AuthToken) else None
+        if token_key and set(request.query_params) <= RESPONSE_PARAMS:
             slot = recommendation_response_slot(
-                token_key=request.auth.key, user_id=user_id, query_string=request.META.get("QUERY_STRING", "")
+                token_key=token_key,
+                user_id=user_id,
+                query_string=request.META.get("QUERY_STRING", ""),
+                token_expiry=request.auth.expiry,
             )
         recs = recommendations_for_user(
             user_id=user_id,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from catalog.models import Genre
 from ratings.services import rating_upsert
@@ -47,7 +47,7 @@ def world(live_server, monkeypatch):
     for movie in movies[:5]:
         rating_upsert(user_id=staff.pk, movie_id=movie.pk, value=4)
     ModelVersion.objects.create(artifact_path="/nonexistent/v1", data_fingerprint="x")
-    return Token.objects.create(user=staff).key
+    return AuthToken.objects.create(user=staff)[1]
 
 
 def test_the_api_survives_schemathesis(live_server, world, tmp_path):

@@ -264,7 +264,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["recommender_site.api_parsers.JSONParser"],  # DRF's, nesting-safe
     "EXCEPTION_HANDLER": "recommender_site.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "recommender_site.api_params.PageNumberPagination",  # ?page= is not page 1
     "PAGE_SIZE": 20,
     # Rates are read from here on every request (tests override them); "token" is the stricter scope
     # on sign-up and log-in. Brute-force lockout is django-axes' job, not throttling's.

@@ -84,6 +84,12 @@ def email_confirm(*, token: str) -> User:
     return user
 
 
+def user_password_change(*, user: User, password: str) -> None:
+    """Set a new (already validated) password; every API token of the account is revoked on save."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
 # --- API tokens (django-rest-knox: stored as digests, each with its own expiry) ---------------------------
 
 
@@ -122,7 +128,7 @@ def _revoke_tokens_on_password_change(sender: object, *, instance: User, **kwarg
     """Whatever changed the password (the site's change or reset form, the admin, a shell), every API
     token of the account stops working: a stolen token does not survive the owner's new password."""
     update_fields = kwargs.get("update_fields")
-    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+    if instance.pk is None or (update_fields is not None and "password" not in update_fields):  # type: ignore[operator]
         return
     stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
     if stored is not None and stored != instance.password:

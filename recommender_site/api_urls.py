@@ -3,13 +3,13 @@
 Anything else under /api/ answers a JSON 404 (even under DEBUG), never the site's HTML page.
 """
 
-from django.urls import include, path, re_path
 from csp.decorators import csp_update
 from django.conf import settings
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from accounts.api.views import MyTokensView, MyTokenView, RegisterView, TokenView
+from accounts.api.views import MyTokensView, MyTokenView, PasswordChangeView, RegisterView, TokenView
 from ratings.api.views import MyHiddenViewSet, MyRatingViewSet, MyWatchlistViewSet
 from recommendations.api.views import (
     ModelVersionViewSet,
@@ -35,6 +35,7 @@ v1 = [
     path("auth/register/", RegisterView.as_view(), name="auth-register"),
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("auth/tokens/", MyTokensView.as_view(), name="auth-tokens"),
+    path("auth/password/", PasswordChangeView.as_view(), name="auth-password"),
     re_path(
         r"^auth/tokens/(?P<key_prefix>[0-9a-f]{1,25})/$", MyTokenView.as_view(), name="auth-token-detail"
     ),

@@ -103,3 +103,37 @@ class RegisterInputSerializer(serializers.Serializer):
 class TokenInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1024, write_only=True, trim_whitespace=False)
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=1024, write_only=True, trim_whitespace=False)
+    new_password = serializers.CharField(
+        min_length=_password_min_length(),
+        max_length=1024,
+        write_only=True,
+        trim_whitespace=False,
+        error_messages={
+            "min_length": f"This password is too short. It must contain at least {_password_min_length()} characters."
+        },
+        help_text="The site's password rules, as at sign-up.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = self.context["user"]
+        if not user.check_password(attrs["old_password"]):
+            raise serializers.ValidationError(
+                {"old_password": [serializers.ErrorDetail("Your old password is not right.", code="invalid")]}
+            )
+        try:
+            password_validation.validate_password(attrs["new_password"], user=user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                {
+                    "new_password": [
+                        serializers.ErrorDetail(str(m), code=e.code or "invalid")
+                        for e in exc.error_list
+                        for m in e
+                    ]
+                }
+            ) from None
+        return attrs

@@ -17,11 +17,12 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
-from accounts.services import token_create, tokens_revoke, user_register
+from accounts.services import token_create, tokens_revoke, user_password_change, user_register
 
 from .serializers import (
     ApiTokenOutputSerializer,
     AuthTokenOutputSerializer,
+    PasswordChangeInputSerializer,
     RegisterInputSerializer,
     TokenInputSerializer,
 )
@@ -180,3 +181,22 @@ class MyTokenView(APIView):
     def delete(self, request: Request, key_prefix: str) -> Response:
         tokens_revoke(user_id=cast(int, request.user.pk), token_key=key_prefix)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [*super().get_throttles(), TokenCreateThrottle()]
+
+    @extend_schema(
+        operation_id="auth_password_change",
+        tags=["auth"],
+        summary="Change your password: every token of yours is revoked, and a new one is returned",
+        request=PasswordChangeInputSerializer,
+        responses={200: AuthTokenOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        user = cast(User, request.user)
+        serializer = PasswordChangeInputSerializer(data=request.data, context={"user": user})
+        serializer.is_valid(raise_exception=True)
+        user_password_change(user=user, password=serializer.validated_data["new_password"])
+        return _token_response(user, status_code=status.HTTP_200_OK)

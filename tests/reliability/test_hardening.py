@@ -259,6 +259,28 @@ def test_a_password_change_on_the_site_revokes_every_token():
     assert api.get("/api/v1/me/ratings/").status_code == 401
 
 
+def test_a_password_change_through_the_api_revokes_every_token_and_returns_a_new_one():
+    member = UserFactory.create(username="apichg")
+    api, other_device = token_client(member), token_client(member)
+    new = "An0ther-Secret-pass!"
+    wrong = api.post("/api/v1/auth/password/", {"old_password": "nope", "new_password": new}, format="json")
+    assert wrong.status_code == 400
+    assert error_of(wrong)["fields"]["old_password"] == ["Your old password is not right."]
+    weak = api.post(
+        "/api/v1/auth/password/", {"old_password": PASSWORD, "new_password": "12345678"}, format="json"
+    )
+    assert weak.status_code == 400
+    assert "new_password" in error_of(weak)["fields"]
+    assert AuthToken.objects.filter(user=member).count() == 2
+    done = api.post("/api/v1/auth/password/", {"old_password": PASSWORD, "new_password": new}, format="json")
+    assert done.status_code == 200
+    assert [t.digest for t in AuthToken.objects.filter(user=member)] == [hash_token(done.json()["token"])]
+    assert api.get("/api/v1/me/ratings/").status_code == 401
+    assert other_device.get("/api/v1/me/ratings/").status_code == 401
+    member.refresh_from_db()
+    assert member.check_password(new)
+
+
 def test_members_list_and_revoke_only_their_own_tokens():
     alice, bob = UserFactory.create(username="al"), UserFactory.create(username="bo")
     first = token_client(alice)
@@ -309,6 +331,17 @@ def test_signing_up_with_a_taken_email_answers_as_usual_and_mails_the_owner():
         (["TAKEN@example.com"], "Someone tried to sign up with your email address"),
     ]
     assert User.objects.filter(email__iexact="taken@example.com").count() == 1
+    # The site's sign-up: the same redirect and welcome as with a free address, and the owner is told.
+    mail.outbox.clear()
+    site = Client().post(
+        "/accounts/signup/",
+        {"username": "new3", "email": "taken@example.com", "password1": STRONG, "password2": STRONG},
+    )
+    assert (site.status_code, site["Location"]) == (302, "/welcome/")
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        (["taken@example.com"], "Someone tried to sign up with your email address")
+    ]
+    assert User.objects.get(username="new3").email == ""
     # A reset to that address mails its one account.
     mail.outbox.clear()
     Client().post("/accounts/password/reset/", {"email": "taken@example.com"})

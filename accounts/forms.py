@@ -19,7 +19,9 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ("username", "email")
+        fields = (
+            "username",
+        )  # the email is not the model's yet: accounts.services attaches it once confirmed
 
     def clean_username(self) -> str:
         return username_clean(self.cleaned_data["username"])  # accounts.rules: the one username rule

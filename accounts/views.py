@@ -75,7 +75,7 @@ class LimitedPasswordResetView(auth_views.PasswordResetView):
     """Django's reset view, limited per client address (429 past the limit) and per email address
     (past it, nothing more is mailed, and the page says what it always says, revealing nothing)."""
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form):
         ip_key = "pwreset:ip:" + hashlib.sha256(client_ip(self.request).encode()).hexdigest()
         if _over_limit(ip_key, settings.PASSWORD_RESET_LIMIT_PER_CLIENT):
             return render(self.request, "accounts/password_reset_limited.html", status=429)

@@ -35,7 +35,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_actions(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+    def get_actions(self, request: HttpRequest):
         # The bulk delete would skip the per-run check above; runs are deleted one at a time.
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
@@ -113,7 +113,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_actions(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+    def get_actions(self, request: HttpRequest):
         # The bulk delete would skip the check above (and could take the active version along).
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)

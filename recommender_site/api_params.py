@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import pagination, serializers
 from rest_framework.request import Request
 
 EMPTY_PARAMETER = "This parameter may not be empty: give a value or leave it out."
@@ -45,7 +44,7 @@ class StrictBooleanField(serializers.BooleanField):
         raise AssertionError("unreachable")
 
 
-class PageNumberPagination(PageNumberPagination):
+class PageNumberPagination(pagination.PageNumberPagination):
     """DRF's page numbers, but ``?page=`` (empty) is not page 1: it is 404 "Invalid page", like ``?page=abc``."""
 
     def get_page_number(self, request: Request, paginator: Any) -> Any:

@@ -163,13 +163,14 @@ class RecommendationListView(APIView):
         params.is_valid(raise_exception=True)
         user_id = member_id(request)
         slot = None
-        token_key = _bearer_token(request) if isinstance(request.auth, AuthToken) else None
-        if token_key and set(request.query_params) <= RESPONSE_PARAMS:
+        auth = request.auth
+        token_key = _bearer_token(request) if isinstance(auth, AuthToken) else None
+        if token_key and isinstance(auth, AuthToken) and set(request.query_params) <= RESPONSE_PARAMS:
             slot = recommendation_response_slot(
                 token_key=token_key,
                 user_id=user_id,
                 query_string=request.META.get("QUERY_STRING", ""),
-                token_expiry=request.auth.expiry,
+                token_expiry=auth.expiry,
             )
         recs = recommendations_for_user(
             user_id=user_id,

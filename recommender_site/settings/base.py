@@ -18,7 +18,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 # How many reverse proxies of ours stand in front of the web processes. The one place forwarded headers
 # are trusted from: with N, the client's address is the Nth entry from the right of X-Forwarded-For (DRF
-# throttles via NUM_PROXIES, django-axes via its proxy count, the password-reset limit) and
+# throttles via NUM_PROXIES; django-axes and the password-reset limit via recommender_site.client_ip) and
 # X-Forwarded-Proto says whether the client used https (production's SECURE_PROXY_SSL_HEADER). With 0,
 # the default, no forwarded header is believed: the connection's own address and scheme count.
 TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)

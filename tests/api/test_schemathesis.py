@@ -105,4 +105,5 @@ def test_the_api_survives_schemathesis(live_server, world, tmp_path, who):
     assert result.returncode == 0, output[-8000:]
     assert "passed" in output
     # The figures for docs/RELIABILITY.md (shown with `pytest -s`): cases generated and failures found.
-    print(who, next((line.strip() for line in output.splitlines() if " generated" in line), ""))
+    lines = output.splitlines()
+    print(who, *(lines[i + 1].strip() for i, line in enumerate(lines[:-1]) if line.strip() == "Test cases:"))

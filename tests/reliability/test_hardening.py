@@ -448,6 +448,11 @@ def test_pages_carry_a_content_security_policy():
     assert "script-src 'self';" in policy
     assert "object-src 'none'" in policy
     assert "frame-ancestors 'none'" in policy
+    assert "cdn.jsdelivr.net" not in policy
+    # Swagger UI's page alone may load its files from the CDN; its script is served from here.
+    docs = Client().get("/api/docs/")
+    assert "script-src 'self' https://cdn.jsdelivr.net" in docs["Content-Security-Policy"]
+    assert b"<script>" not in docs.content
 
 
 # --- Schema conformance (schemathesis' findings) ------------------------------------------------------------

@@ -18,3 +18,8 @@ accesslog = "-"
 errorlog = "-"
 # Load the app once in the master: workers fork with Django and the numpy model already imported.
 preload_app = True
+# gunicorn believes X-Forwarded-Proto (and so tells Django the request was https) only from these
+# peers. The same rule as Django's (settings.base.TRUSTED_PROXY_COUNT): with no trusted proxy, nobody;
+# with one, loopback unless FORWARDED_ALLOW_IPS names the proxy's addresses.
+_trusted_proxies = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0") or 0)
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ("127.0.0.1,::1" if _trusted_proxies else "")

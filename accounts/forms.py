@@ -1,9 +1,10 @@
 """Forms of the accounts pages. Login, password change and reset use Django's own forms."""
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UserCreationForm
 
 from .models import User
+from .rules import email_normalize, username_clean
 
 
 class SignUpForm(UserCreationForm):
@@ -12,28 +13,33 @@ class SignUpForm(UserCreationForm):
 
     email = forms.EmailField(
         max_length=254,
-        help_text="Only used to reset your password.",
+        help_text="Only used to reset your password. We send it a link to confirm it.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ("username", "email")
+        fields = (
+            "username",
+        )  # the email is not the model's yet: accounts.services attaches it once confirmed
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"]
-        # Dataset users are named "source:id"; Django's validator already forbids ':', say it plainly.
-        if ":" in username:
-            raise forms.ValidationError("Usernames cannot contain ':'.", code="invalid")
-        if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("That username is taken. Try another one.", code="unique")
-        return username
+        return username_clean(self.cleaned_data["username"])  # accounts.rules: the one username rule
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "An account with this email address already exists. Log in, or reset your password.",
-                code="unique",
-            )
-        return email
+        # Whether the address already has an account is not said here (that would tell anyone who has
+        # one); accounts.services mails the address instead.
+        return email_normalize(self.cleaned_data["email"])
+
+
+class StaffUserCreationForm(AdminUserCreationForm):
+    def clean_username(self) -> str:
+        return username_clean(self.cleaned_data["username"])
+
+
+class StaffUserChangeForm(UserChangeForm):
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if username == self.instance.username:  # unchanged (a dataset user's "source:id" included)
+            return username
+        return username_clean(username, exclude_pk=self.instance.pk)

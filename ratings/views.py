@@ -179,9 +179,14 @@ def my_ratings(request: HttpRequest) -> HttpResponse:
     return render(request, "ratings/my_ratings.html", context)
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list): = + - @, and a
+#: leading TAB or carriage return, which some spreadsheets skip before looking for the others.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: object) -> object:
-    # A title starting with = + - @ would run as a formula in a spreadsheet; quote it.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    # A title that starts like a formula would run as one in a spreadsheet; quote it.
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
         return "'" + value
     return value
 

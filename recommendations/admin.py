@@ -29,6 +29,19 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: TrainingRun | None = None) -> bool:
+        # A queued or running run holds the retrain lock (a unique constraint): deleting it would let a
+        # second run start beside it. Finished runs are history and may go.
+        if obj is not None and obj.holds_lock:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest):
+        # The bulk delete would skip the per-run check above; runs are deleted one at a time.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @admin.display(description="progress")
     def progress_bar(self, run: TrainingRun) -> str:
         return format_html(
@@ -93,6 +106,19 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        # The active version is what members are served (and what the cached lists and /readyz refer
+        # to): activate another one first. Inactive versions may go, with their lists.
+        if obj is not None and obj.is_active:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest):
+        # The bulk delete would skip the check above (and could take the active version along).
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     @admin.display(description="NDCG@10 (test)")
     def ndcg(self, version: ModelVersion) -> str:

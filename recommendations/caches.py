@@ -14,16 +14,18 @@ Three kinds of entries, all in Django's default cache:
 Who may read a cached answer. `answer_cached` is the only reader. It serves an answer only when three
 entries agree, all derived from the request alone:
 
-  auth  recs:auth:v1:<sha256(token)>           -> (user_id, generation)  "this token is valid"
-  resp  recs:resp:v1:<sha256(token)>:<params>   -> (user_id, generation, epoch, JSON bytes)
+  auth  recs:auth:v1:<digest(token)>           -> (user_id, generation)  "this token is valid"
+  resp  recs:resp:v1:<digest(token)>:<params>   -> (user_id, generation, epoch, JSON bytes)
   epoch recs:resp-epoch:v1                      -> epoch
 
 An auth entry is only ever created by `answer_slot`, which the view calls after DRF has authenticated
-the token (and so checked that its user is active), and it expires after RESPONSE_CACHE_SECONDS at
-the latest. Whatever ends or changes access deletes it: `answers_forget_token` (a token deleted) and
+the token (knox: the digest matches, the token has not expired, its user is active), and it expires
+after RESPONSE_CACHE_SECONDS or with the token, whichever comes first. Whatever ends or changes access deletes it: `answers_forget_token` (a token deleted) and
 `answers_forget_users` (a member's ratings, hides or list changed; their account was saved, e.g.
-deactivated or given a new password). `recommendations.receivers` wires those events; nothing else
-is needed for the fast path to be safe. Tokens are hashed, so the cache never holds a usable secret.
+deactivated or given a new password, which also revokes their tokens). `recommendations.receivers`
+wires those events; nothing else is needed for the fast path to be safe. Keys hold the token's
+digest as the database stores it (knox's), never the token, so the cache holds no usable secret and
+a deleted token row is enough to find its entries.
 
 A dead cache never takes serving or writes down: every function here logs and carries on (readers
 answer "not cached").
@@ -42,7 +44,10 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from rest_framework.request import Request
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -111,17 +116,13 @@ def lists_replace(lists: Mapping[int, Any]) -> None:
 # --- Answers (the API fast path) -----------------------------------------------------------------------
 
 
-def _token_digest(token_key: str) -> str:
-    return hashlib.sha256(token_key.encode()).hexdigest()
+def _auth_key(digest: str) -> str:
+    return f"recs:auth:v1:{digest}"
 
 
-def _auth_key(token_key: str) -> str:
-    return f"recs:auth:v1:{_token_digest(token_key)}"
-
-
-def _answer_key(token_key: str, query_string: str) -> str:
+def _answer_key(digest: str, query_string: str) -> str:
     params = hashlib.sha1(query_string.encode(), usedforsecurity=False).hexdigest()[:20]
-    return f"recs:resp:v1:{_token_digest(token_key)}:{params}"
+    return f"recs:resp:v1:{digest}:{params}"
 
 
 def _answer_seconds() -> int:
@@ -159,8 +160,9 @@ def answer_cached(request: HttpRequest) -> bytes | None:
     token_key = _bearer_token(request)
     if not token_key:
         return None
-    auth_key = _auth_key(token_key)
-    answer_key = _answer_key(token_key, request.META.get("QUERY_STRING", ""))
+    digest = hash_token(token_key)
+    auth_key = _auth_key(digest)
+    answer_key = _answer_key(digest, request.META.get("QUERY_STRING", ""))
     try:
         found = cache.get_many([auth_key, answer_key, ANSWER_EPOCH_KEY])
     except Exception:
@@ -185,17 +187,25 @@ class AnswerSlot:
     epoch: str
 
 
-def answer_slot(*, token: Token, user_id: int, query_string: str, params: Sequence[str]) -> AnswerSlot | None:
+def answer_slot(*, request: Request, user_id: int) -> AnswerSlot | None:
     """Pin the generation and epoch BEFORE the answer is computed, for a request DRF authenticated
-    with ``token``. None when the answer must not be cached (other parameters, no cache).
+    with a token. None when the answer must not be cached (another kind of authentication, other
+    parameters, no cache).
 
     An invalidation that lands while the answer is being computed deletes the auth entry (or bumps the
     epoch), so the answer is stored under a generation that no longer matches and is never served:
     no stale answer can outlive the write that made it stale.
     """
-    if not set(params) <= ANSWER_PARAMS:
+    token, token_key = request.auth, _bearer_token(request)
+    if not isinstance(token, AuthToken) or not token_key or not set(request.query_params) <= ANSWER_PARAMS:
         return None
-    auth_key = _auth_key(token.key)
+    if hash_token(token_key) != token.digest:  # the header is the token DRF authenticated; be exact
+        return None
+    # The "valid token" entry must not outlive the token itself.
+    seconds = _answer_seconds()
+    if token.expiry is not None:
+        seconds = max(1, min(seconds, int((token.expiry - timezone.now()).total_seconds())))
+    auth_key = _auth_key(token.digest)
     try:
         found = cache.get_many([auth_key, ANSWER_EPOCH_KEY])
         auth, epoch = found.get(auth_key), found.get(ANSWER_EPOCH_KEY)
@@ -204,7 +214,7 @@ def answer_slot(*, token: Token, user_id: int, query_string: str, params: Sequen
             return None
         if auth is None:
             auth = (user_id, secrets.token_hex(8))
-            if not cache.add(auth_key, auth, _answer_seconds()):
+            if not cache.add(auth_key, auth, seconds):
                 auth = cache.get(auth_key)
         if epoch is None:
             epoch = _epoch(ANSWER_EPOCH_KEY)
@@ -214,7 +224,10 @@ def answer_slot(*, token: Token, user_id: int, query_string: str, params: Sequen
     if auth is None or epoch is None or auth[0] != user_id:
         return None
     return AnswerSlot(
-        key=_answer_key(token.key, query_string), user_id=user_id, generation=auth[1], epoch=epoch
+        key=_answer_key(token.digest, request.META.get("QUERY_STRING", "")),
+        user_id=user_id,
+        generation=auth[1],
+        epoch=epoch,
     )
 
 
@@ -228,7 +241,8 @@ def answer_store(*, slot: AnswerSlot, body: bytes) -> None:
 def answers_forget_users(*, user_ids: Sequence[int]) -> None:
     """Every cached answer of these members is stale (one SQL query for their tokens, one cache write)."""
     keys = [
-        _auth_key(k) for k in Token.objects.filter(user_id__in=list(user_ids)).values_list("key", flat=True)
+        _auth_key(d)
+        for d in AuthToken.objects.filter(user_id__in=list(user_ids)).values_list("digest", flat=True)
     ]
     if not keys:
         return
@@ -238,10 +252,10 @@ def answers_forget_users(*, user_ids: Sequence[int]) -> None:
         logger.warning("Could not drop cached answers of users %s", list(user_ids)[:5], exc_info=True)
 
 
-def answers_forget_token(*, token_key: str) -> None:
-    """A revoked token's cached answers stop being served at once."""
+def answers_forget_token(*, digest: str) -> None:
+    """A revoked (or expired) token's cached answers stop being served at once."""
     try:
-        cache.delete(_auth_key(token_key))
+        cache.delete(_auth_key(digest))
     except Exception:
         logger.warning("Could not drop a revoked token's cached answers", exc_info=True)
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from ratings.signals import ratings_changed
 
@@ -39,10 +39,10 @@ def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> Non
         caches.refresh_pending_clear(user_id=user_id)
 
 
-@receiver(post_delete, sender=Token, dispatch_uid="recommendations.forget_revoked_token")
-def on_token_deleted(sender: object, *, instance: Token, **kwargs: object) -> None:
-    """A revoked token stops working at once, cached answers included (they are keyed by the token)."""
-    caches.answers_forget_token(token_key=instance.key)
+@receiver(post_delete, sender=AuthToken, dispatch_uid="recommendations.forget_revoked_token")
+def on_token_deleted(sender: object, *, instance: AuthToken, **kwargs: object) -> None:
+    """A revoked (or expired) token stops working at once, cached answers included (keyed by its digest)."""
+    caches.answers_forget_token(digest=instance.digest)
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="recommendations.forget_changed_user")

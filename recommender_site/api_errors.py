@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
@@ -95,6 +96,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     (or propagate under DEBUG, for the technical page)."""
     if isinstance(exc, DjangoValidationError):
         exc = _from_django_validation_error(exc)
+    if isinstance(exc, SuspiciousOperation):
+        # Django's request limits, when a body or query string slips past RequestLimitsMiddleware (e.g. a
+        # chunked body with no Content-Length): the client's doing, never a server error.
+        if isinstance(exc, RequestDataTooBig):
+            message = f"The request body is too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are accepted."
+            return Response(error_body("request_too_large", message), status=413)
+        if isinstance(exc, TooManyFieldsSent):
+            message = (
+                f"Too many query parameters: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} are accepted."
+            )
+            return Response(error_body("too_many_parameters", message), status=400)
+        return Response(error_body("bad_request", "The request could not be understood."), status=400)
     if database_unavailable(exc):
         logger.warning("Database unavailable in %s: %s", context.get("view"), exc)
         return Response(
@@ -216,6 +229,7 @@ ERROR_DESCRIPTIONS = {
     "404": "Not found",
     "405": "Method not allowed",
     "409": "Conflict",
+    "413": "Request body too large",
     "415": "Unsupported media type (send JSON)",
     "429": "Too many requests (see the Retry-After header)",
     "503": "A dependency is unavailable",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Movie
 from catalog.selectors import ORDERINGS
+from recommender_site.api_params import QueryParamsSerializer
 
 YEAR_MIN, YEAR_MAX = 1800, 2200
 
@@ -32,7 +36,21 @@ class MovieListOutputSerializer(MovieSummaryOutputSerializer):
         read_only_fields = fields
 
 
-class MovieSearchQuerySerializer(serializers.Serializer):
+@extend_schema_field({"type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX, "multipleOf": 10})
+class DecadeField(serializers.IntegerField):
+    """A decade by its first year (1990); the schema says so too (multipleOf 10)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=YEAR_MIN, max_value=YEAR_MAX, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        value = super().to_internal_value(data)
+        if value % 10:
+            raise serializers.ValidationError("A decade is its first year, e.g. 1990.", code="invalid")
+        return value
+
+
+class MovieSearchQuerySerializer(QueryParamsSerializer):
     q = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -41,16 +59,9 @@ class MovieSearchQuerySerializer(serializers.Serializer):
         help_text="Words of the title, any order.",
     )
     genre = serializers.CharField(required=False, max_length=64, help_text="A genre name, e.g. Comedy.")
-    decade = serializers.IntegerField(
-        required=False, min_value=YEAR_MIN, max_value=YEAR_MAX, help_text="First year of a decade, e.g. 1990."
-    )
+    decade = DecadeField(required=False, help_text="First year of a decade, e.g. 1990.")
     year_min = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
     year_max = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
     ordering = serializers.ChoiceField(
         choices=list(ORDERINGS), required=False, default="popularity", help_text="Default: popularity."
     )
-
-    def validate_decade(self, value: int) -> int:
-        if value % 10:
-            raise serializers.ValidationError("A decade is its first year, e.g. 1990.", code="invalid")
-        return value

@@ -12,6 +12,7 @@ from catalog.api.serializers import MovieSummaryOutputSerializer
 from ratings.models import MAX_RATING, MIN_RATING, HiddenMovie, Rating, WatchlistEntry
 from ratings.selectors import RATING_ORDERINGS
 from ratings.services import rating_value_clean
+from recommender_site.api_params import QueryParamsSerializer
 
 
 @extend_schema_field(
@@ -37,7 +38,7 @@ class RatingInputSerializer(serializers.Serializer):
     value = HalfStarField(help_text="Half stars: 0.5, 1.0, ..., 5.0.")
 
 
-class RatingListQuerySerializer(serializers.Serializer):
+class RatingListQuerySerializer(QueryParamsSerializer):
     ordering = serializers.ChoiceField(
         choices=list(RATING_ORDERINGS), required=False, default="recent", help_text="Default: recent."
     )

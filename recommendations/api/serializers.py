@@ -10,10 +10,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog.api.serializers import YEAR_MAX, YEAR_MIN, MovieSummaryOutputSerializer
+from catalog.api.serializers import DecadeField, MovieSummaryOutputSerializer
 from catalog.models import Movie
 from ratings.models import HALF_STARS
 from recommendations.models import ModelVersion, TrainingRun
+from recommender_site.api_params import QueryParamsSerializer, StrictBooleanField
 
 MAX_RECOMMENDATIONS = 100
 MAX_SIMILAR = 50
@@ -76,17 +77,10 @@ class MovieDetailOutputSerializer(MovieSummaryOutputSerializer):
         return self.context.get("member_state")
 
 
-class RecommendationQuerySerializer(serializers.Serializer):
+class RecommendationQuerySerializer(QueryParamsSerializer):
     n = serializers.IntegerField(required=False, default=20, min_value=1, max_value=MAX_RECOMMENDATIONS)
     genre = serializers.CharField(required=False, max_length=64, help_text="Only this genre, e.g. Comedy.")
-    decade = serializers.IntegerField(
-        required=False, min_value=YEAR_MIN, max_value=YEAR_MAX, help_text="Only this decade, e.g. 1990."
-    )
-
-    def validate_decade(self, value: int) -> int:
-        if value % 10:
-            raise serializers.ValidationError("A decade is its first year, e.g. 1990.", code="invalid")
-        return value
+    decade = DecadeField(required=False, help_text="Only this decade, e.g. 1990.")
 
 
 class RecommendationItemOutputSerializer(serializers.Serializer):
@@ -113,7 +107,7 @@ class RecommendationListOutputSerializer(serializers.Serializer):
     items = RecommendationItemOutputSerializer(many=True)
 
 
-class MovieSimilarQuerySerializer(serializers.Serializer):
+class MovieSimilarQuerySerializer(QueryParamsSerializer):
     n = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_SIMILAR)
 
 
@@ -170,7 +164,7 @@ class TrainingRunDetailOutputSerializer(TrainingRunOutputSerializer):
 
 
 class TrainingRunInputSerializer(serializers.Serializer):
-    force = serializers.BooleanField(
+    force = StrictBooleanField(
         required=False, default=False, help_text="Train even when no rating changed since the active model."
     )
 

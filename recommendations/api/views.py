@@ -10,7 +10,6 @@ from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -151,14 +150,7 @@ class RecommendationListView(APIView):
         params = RecommendationQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         user_id = member_id(request)
-        slot = None
-        if isinstance(request.auth, Token):
-            slot = caches.answer_slot(
-                token=request.auth,
-                user_id=user_id,
-                query_string=request.META.get("QUERY_STRING", ""),
-                params=list(request.query_params),
-            )
+        slot = caches.answer_slot(request=request, user_id=user_id)
         recs = serving.recommendations_for_user(
             user_id=user_id,
             n=params.validated_data["n"],

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Values come from the environment; defaults are the
 embedded, server-less configuration (SQLite and model artifacts under ``var/``)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -14,6 +15,15 @@ if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
     env.read_env(str(BASE_DIR / ".env"))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# How many reverse proxies of ours stand in front of the web processes. The one place forwarded headers
+# are trusted from: with N, the client's address is the Nth entry from the right of X-Forwarded-For (DRF
+# throttles via NUM_PROXIES; django-axes and the password-reset limit via recommender_site.client_ip) and
+# X-Forwarded-Proto says whether the client used https (production's SECURE_PROXY_SSL_HEADER). With 0,
+# the default, no forwarded header is believed: the connection's own address and scheme count.
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ValueError("DJANGO_TRUSTED_PROXY_COUNT must be 0 or more.")
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
@@ -26,7 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "axes",
@@ -39,6 +50,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the query string or the body: absurd requests get a 400/413 here.
+    "recommender_site.middleware.RequestLimitsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,12 +113,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
 AXES_RESET_ON_SUCCESS = True
-# Behind N reverse proxies, the client's address is the Nth from the right of X-Forwarded-For; with 0
-# (the default) the connection's address counts, so a forged header cannot dodge the lockout.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
-)
+# The client's address as throttles see it (TRUSTED_PROXY_COUNT), never a header the client chose.
+AXES_CLIENT_IP_CALLABLE = "recommender_site.client_ip.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -249,7 +259,7 @@ RECOMMENDATIONS = {
 # --- REST API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.api.authentication.TokenAuthentication",  # knox: hashed, expiring tokens
         "rest_framework.authentication.SessionAuthentication",  # the site's own JavaScript, with CSRF
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -258,7 +268,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["recommender_site.api_parsers.JSONParser"],  # DRF's, nesting-safe
     "EXCEPTION_HANDLER": "recommender_site.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "recommender_site.api_params.PageNumberPagination",  # ?page= is not page 1
     "PAGE_SIZE": 20,
     # Rates are read from here on every request (tests override them); "token" is the stricter scope
     # on sign-up and log-in. Brute-force lockout is django-axes' job, not throttling's.
@@ -272,6 +282,41 @@ REST_FRAMEWORK = {
         "token": env("API_THROTTLE_TOKEN", default="10/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+}
+# API tokens (django-rest-knox): stored as SHA-512 digests, never in plain text; each log-in makes a
+# token of its own that expires after API_TOKEN_TTL_DAYS and can be revoked on its own.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.float("API_TOKEN_TTL_DAYS", default=30)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+#: A member's live tokens beyond this many: the oldest are revoked when a new one is made.
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+
+# Password reset mails: at most this many per address and per client within the window (cache counters).
+PASSWORD_RESET_LIMIT_PER_EMAIL = env.int("PASSWORD_RESET_LIMIT_PER_EMAIL", default=3)
+PASSWORD_RESET_LIMIT_PER_CLIENT = env.int("PASSWORD_RESET_LIMIT_PER_CLIENT", default=10)
+PASSWORD_RESET_LIMIT_WINDOW_SECONDS = env.int("PASSWORD_RESET_LIMIT_WINDOW_SECONDS", default=60 * 60)
+
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images and fonts from this
+# site only, no plugins, no framing, forms post here only. Inline style *attributes* stay allowed: the
+# templates set CSS custom properties (poster hue, bar widths) that way; inline <style> and <script>
+# elements, event-handler attributes and javascript: URLs are refused.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Movie recommender API",

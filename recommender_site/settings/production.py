@@ -6,16 +6,25 @@ import warnings
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import TRUSTED_PROXY_COUNT, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 _secret = env("DJANGO_SECRET_KEY")  # no default: missing -> ImproperlyConfigured
 if DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
-if len(_secret) < 32 or len(set(_secret)) < 8 or _secret.startswith(("local-", "test-", "django-insecure")):
+# Words that only appear in example, placeholder or development keys (.env.example's among them).
+_PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace", "example", "placeholder", "secret-key",
+                      "insecure", "not-secret", "notsecret", "your-", "dummy", "sample", "0123456789")  # fmt: skip
+if (
+    len(_secret) < 32
+    or len(set(_secret)) < 12
+    or _secret.lower().startswith(("local-", "test-", "django-insecure"))
+    or any(word in _secret.lower() for word in _PLACEHOLDER_WORDS)
+):
     raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be a long random value in production (32+ characters, e.g. "
-        "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`)."
+        "DJANGO_SECRET_KEY must be a long random value in production (32+ characters, not an example or "
+        "placeholder such as the one in .env.example), e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
     )
 # Django asks for 50+ characters. A random secret of 32-49 characters (e.g. 32 bytes in base64) is
 # just as strong, so it is stretched to a fixed 64-character key rather than refused; its entropy is
@@ -26,7 +35,10 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=env.list("ALLOWED_HOSTS
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS to the host names this site answers to.")
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is believed only when a proxy of ours sets it (settings.base.TRUSTED_PROXY_COUNT);
+# otherwise any client could claim https. gunicorn.conf.py applies the same rule to gunicorn's own check.
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Only a plain-http trial on loopback (`make stack`) turns these off; production sits behind TLS.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)

@@ -53,12 +53,19 @@ import sys
 sys.path.insert(0, {str(HERE)!r})
 from common import django_setup, sizes
 django_setup(sizes({s.name == "quick"}))
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from recommendations.models import RecommendationList
 users = list(RecommendationList.objects.order_by("user_id").values_list("user_id", flat=True).distinct()[:{s.serve_users}])
-have = set(Token.objects.filter(user_id__in=users).values_list("user_id", flat=True))
-Token.objects.bulk_create([Token(user_id=u, key=Token.generate_key()) for u in users if u not in have], batch_size=5000)
-keys = Token.objects.filter(user_id__in=users).values_list("key", flat=True)
+# Tokens are stored as digests (knox), so each run makes fresh ones and keeps their keys.
+from datetime import timedelta
+from django.utils import timezone
+from knox.models import get_digest_token
+from knox.settings import CONSTANTS
+made = [get_digest_token() for _ in users]
+expiry = timezone.now() + timedelta(days=1)
+AuthToken.objects.bulk_create([AuthToken(user_id=u, digest=d, token_key=k[:CONSTANTS.TOKEN_KEY_LENGTH], expiry=expiry)
+                               for u, (d, k) in zip(users, made)], batch_size=5000)
+keys = [k for _, k in made]
 open({str(path)!r}, "w").write("\\n".join(keys) + "\\n")
 print(len(users))
 """

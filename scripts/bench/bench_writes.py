@@ -39,18 +39,20 @@ import sys, json
 sys.path.insert(0, {str(HERE)!r})
 from common import django_setup, sizes
 django_setup(sizes({s.name == "quick"}))
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from accounts.models import User
 from catalog.models import Movie
 movie_ids = list(Movie.objects.order_by("-rating_count").values_list("pk", flat=True)[:2000])
 open({str(movies)!r}, "w").write("\\n".join(map(str, movie_ids)) + "\\n")
-keys = list(Token.objects.values_list("key", flat=True)[:{s.serve_users}])
+# Tokens are stored as digests (knox): make fresh ones for readers and keep their keys.
+readers = list(User.objects.filter(dataset_source__gt="").order_by("pk")[:{s.serve_users}])
+keys = [AuthToken.objects.create(user)[1] for user in readers]
 open({str(tokens)!r}, "w").write("\\n".join(keys) + "\\n")
 fresh = []
 stamp = __import__("time").time_ns()
 for k in range({members}):
     user = User.objects.create_user(username=f"bench-{{stamp}}-{{k}}", email=f"b{{stamp}}{{k}}@example.com", password=None)
-    fresh.append((Token.objects.create(user=user).key, movie_ids[k * 10 : k * 10 + 10]))
+    fresh.append((AuthToken.objects.create(user=user)[1], movie_ids[k * 10 : k * 10 + 10]))
 print(json.dumps(fresh))
 """
     done = subprocess.run([PYTHON, "-c", code], env=bench_env(s), capture_output=True, text=True, cwd=ROOT)

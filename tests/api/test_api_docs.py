@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from ratings.models import HiddenMovie, Rating
 from recommendations import tasks
@@ -41,7 +41,7 @@ def site(live_server, monkeypatch, tmp_path):
     MovieFactory.create_batch(12, year=1990, rating_count=10)
     ModelVersion.objects.create(artifact_path=str(tmp_path / "no-model"), data_fingerprint="x")
     staff = UserFactory.create(username="boss", is_staff=True)
-    return {"BASE": live_server.url, "STAFF_TOKEN": Token.objects.create(user=staff).key}
+    return {"BASE": live_server.url, "STAFF_TOKEN": AuthToken.objects.create(user=staff)[1]}
 
 
 def test_the_curl_walk_through_runs_as_written(site):
@@ -62,13 +62,13 @@ def test_the_curl_walk_through_runs_as_written(site):
     assert HiddenMovie.objects.filter(user__username="ada").count() == 1
     assert TrainingRun.objects.filter(trigger="api").count() == 1
     assert ModelVersion.objects.get().is_active
-    assert not Token.objects.filter(user__username="ada").exists()
+    assert not AuthToken.objects.filter(user__username="ada").exists()
 
 
 def test_the_python_example_runs(site):
     (code,) = blocks("python")
     member = UserFactory.create()
-    token = Token.objects.create(user=member).key
+    token = AuthToken.objects.create(user=member)[1]
     exec(code, {"token": token, "base": site["BASE"]})
     assert Rating.objects.get(user=member).value == 4.5
 

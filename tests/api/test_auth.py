@@ -3,8 +3,10 @@
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
@@ -35,10 +37,18 @@ def test_register_creates_the_member_and_returns_a_working_token(anon):
     assert response.status_code == 201, response.content
     body = response.json()
     user = User.objects.get(username="carol")
+    token = AuthToken.objects.get(user=user)
+    # Shown once: the database holds only its digest and first characters, and it expires.
+    assert token.digest == hash_token(body["token"])
+    assert body["token"] not in token.digest
+    assert body["token"].startswith(token.token_key)
+    assert token.expiry is not None
+    # The address is attached once confirmed by the link mailed to it.
     assert body == {
-        "token": Token.objects.get(user=user).key,
-        "user": {"id": user.pk, "username": "carol", "email": "c@example.com", "is_staff": False},
+        "token": body["token"],
+        "user": {"id": user.pk, "username": "carol", "email": "", "is_staff": False},
     }
+    assert [m.to for m in mail.outbox] == [["c@example.com"]]
     assert user.check_password(STRONG)
     assert user.is_dataset_user is False
     me = APIClient(HTTP_AUTHORIZATION=f"Token {body['token']}")
@@ -105,12 +115,13 @@ def test_register_rejects_non_json_bodies(anon):
     assert error_of(response)["code"] == "parse_error"
 
 
-def test_token_login_returns_the_members_token(anon, member):
+def test_each_token_login_returns_a_token_of_its_own(anon, member):
     response = anon.post(TOKEN, {"username": "alice", "password": PASSWORD})
     assert response.status_code == 200
-    assert response.json()["token"] == Token.objects.get(user=member).key
+    assert AuthToken.objects.get(user=member).digest == hash_token(response.json()["token"])
     again = anon.post(TOKEN, {"username": "alice", "password": PASSWORD})
-    assert again.json()["token"] == response.json()["token"]
+    assert again.json()["token"] != response.json()["token"]
+    assert AuthToken.objects.filter(user=member).count() == 2
     member.refresh_from_db()
     assert member.last_login is not None
 
@@ -127,7 +138,7 @@ def test_token_login_refuses_wrong_credentials(anon, member, body):
     response = anon.post(TOKEN, body)
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid_credentials"
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_inactive_members_get_no_token(anon):
@@ -144,12 +155,13 @@ def test_dataset_users_never_get_a_token(anon):
     rater.save()
     response = anon.post(TOKEN, {"username": "movielens:197", "password": STRONG})
     assert response.status_code == 400
-    assert not Token.objects.filter(user=rater).exists()
+    assert not AuthToken.objects.filter(user=rater).exists()
 
 
 def test_delete_revokes_the_token(member_client, member):
+    other_device = AuthToken.objects.create(user=member)[0]
     assert member_client.delete(TOKEN).status_code == 204
-    assert not Token.objects.filter(user=member).exists()
+    assert list(AuthToken.objects.filter(user=member)) == [other_device]  # only the token used
     response = member_client.get("/api/v1/me/ratings/")
     assert response.status_code == 401
     assert error_of(response)["code"] == "authentication_failed"
@@ -163,7 +175,7 @@ def test_delete_needs_authentication(anon):
 
 
 def test_session_login_can_revoke_the_token_with_csrf(member):
-    Token.objects.create(user=member)
+    AuthToken.objects.create(user=member)
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(member)
     refused = client.delete(TOKEN)
@@ -172,7 +184,7 @@ def test_session_login_can_revoke_the_token_with_csrf(member):
     secret = "s" * 32  # the site's pages set this cookie; its value is echoed in the header
     client.cookies["csrftoken"] = secret
     assert client.delete(TOKEN, HTTP_X_CSRFTOKEN=secret).status_code == 204
-    assert not Token.objects.filter(user=member).exists()
+    assert not AuthToken.objects.filter(user=member).exists()
 
 
 def test_token_creation_has_a_stricter_throttle_scope(anon, member):
@@ -204,7 +216,7 @@ def test_token_endpoint_locks_out_after_repeated_failures(member):
     assert locked.status_code == 429
     error = error_of(locked)
     assert error["code"] == "locked_out"
-    assert not Token.objects.filter(user=member).exists()
+    assert not AuthToken.objects.filter(user=member).exists()
 
 
 @override_settings(AXES_ENABLED=True, AXES_FAILURE_LIMIT=3)

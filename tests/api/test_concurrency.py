@@ -6,7 +6,7 @@ import threading
 import urllib.request
 
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from catalog.models import Movie
 from ratings.models import Rating
@@ -50,7 +50,7 @@ def run_at_once(jobs) -> list[int]:
 
 def test_twenty_members_rating_one_movie_at_once(live_server):
     movie = MovieFactory.create()
-    tokens = [Token.objects.create(user=UserFactory.create()).key for _ in range(CLIENTS)]
+    tokens = [AuthToken.objects.create(user=UserFactory.create())[1] for _ in range(CLIENTS)]
     values = [0.5 + (i % 10) / 2 for i in range(CLIENTS)]
     jobs = [
         lambda t=t, v=v: put_rating(live_server.url, t, movie.pk, v)
@@ -65,7 +65,7 @@ def test_twenty_members_rating_one_movie_at_once(live_server):
 
 def test_one_member_putting_the_same_rating_twenty_times_at_once_keeps_one(live_server):
     movie = MovieFactory.create()
-    token = Token.objects.create(user=UserFactory.create()).key
+    token = AuthToken.objects.create(user=UserFactory.create())[1]
     results = run_at_once([lambda: put_rating(live_server.url, token, movie.pk, 4.5) for _ in range(CLIENTS)])
     assert sorted(results) == [200] * (CLIENTS - 1) + [201]
     assert list(Rating.objects.values_list("value", flat=True)) == [4.5]

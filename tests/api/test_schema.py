@@ -10,6 +10,9 @@ pytestmark = pytest.mark.django_db
 CONTRACT = {
     "/api/v1/auth/register/": {"post"},
     "/api/v1/auth/token/": {"post", "delete"},
+    "/api/v1/auth/tokens/": {"get", "delete"},
+    "/api/v1/auth/password/": {"post"},
+    "/api/v1/auth/tokens/{key_prefix}/": {"delete"},
     "/api/v1/movies/": {"get"},
     "/api/v1/movies/{id}/": {"get"},
     "/api/v1/movies/{id}/similar/": {"get"},

@@ -119,15 +119,25 @@ def _context(browser, live_server, **options):
     return context
 
 
+def is_csp_violation(message) -> bool:
+    """Chromium reports every Content-Security-Policy violation as a console error naming the policy."""
+    return message.type == "error" and "Content Security Policy" in message.text
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = _context(browser, live_server)
     page = context.new_page()
     errors: list[str] = []
+    violations: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console", lambda msg: violations.append(f"{page.url}: {msg.text}") if is_csp_violation(msg) else None
+    )
     yield page
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

@@ -231,6 +231,8 @@ def product_env(
         API_THROTTLE_ANON="100000/min",
         API_THROTTLE_USER="100000/min",
         API_THROTTLE_TOKEN="100000/min",
+        # Requests come as if through the TLS proxy (HTTPS below): one trusted proxy, on loopback.
+        DJANGO_TRUSTED_PROXY_COUNT="1",
         DJANGO_LOG_LEVEL="WARNING",
     )
     env.update(extra)
@@ -349,11 +351,11 @@ def member_tokens(env: dict[str, str], count: int, prefix: str = "member") -> li
     """``count`` members with tokens (no passwords: logins stay out of load tests)."""
     code = f"""
 from accounts.models import User
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 result = []
 for k in range({count}):
     user = User.objects.create(username=f"{prefix}{{k}}", email=f"{prefix}{{k}}@example.com")
-    result.append({{"id": user.pk, "token": Token.objects.create(user=user).key}})
+    result.append({{"id": user.pk, "token": AuthToken.objects.create(user=user)[1]}})
 """
     return django_script(script_env(env), code)
 

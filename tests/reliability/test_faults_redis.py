@@ -44,9 +44,10 @@ def test_a_redis_outage_under_load_degrades_gracefully_and_queued_work_resumes(s
     # Dataset users have persisted lists from the trained model; give a few of them tokens to read them.
     readers = stack.script(
         f"""
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
+from accounts.models import User
 ids = {stack.template["users"]["Comedy"][:READERS]}
-result = [{{"id": i, "token": Token.objects.create(user_id=i).key}} for i in ids]
+result = [{{"id": i, "token": AuthToken.objects.create(User.objects.get(pk=i))[1]}} for i in ids]
 """
     )
     base = stack.web()

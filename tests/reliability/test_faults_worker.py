@@ -65,7 +65,8 @@ def _kill_pool(worker) -> None:
 def _reader(stack, base: str) -> Client:
     user_id = stack.template["users"]["Action"][0]
     token = stack.script(
-        f"from rest_framework.authtoken.models import Token\nresult = Token.objects.create(user_id={user_id}).key"
+        f"from knox.models import AuthToken\nfrom accounts.models import User\n"
+        f"result = AuthToken.objects.create(User.objects.get(pk={user_id}))[1]"
     )
     return Client(base, token=token)
 

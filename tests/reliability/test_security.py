@@ -11,7 +11,7 @@ import re
 
 import pytest
 from django.test import Client, override_settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -155,7 +155,7 @@ def test_member_forms_refuse_a_post_without_the_csrf_token(alice_and_bob, path, 
 
 def token_client(user: User) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     return client
 
 
@@ -286,7 +286,7 @@ def test_one_address_trying_many_accounts_is_locked_out(db):
     # A forged X-Forwarded-For does not make a new address (only REMOTE_ADDR counts here).
     forged = APIClient(REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.99")
     assert forged.post(TOKEN, {"username": victims[3].username, "password": PASSWORD}).status_code == 429
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
     # Someone else, from elsewhere, is not affected. (Attempts while locked count against the account
     # too: victim3 is now locked everywhere, the price of per-account lockout.)
     UserFactory.create(username="bystander")
@@ -317,4 +317,4 @@ def test_one_account_tried_from_many_addresses_is_locked_out(db):
         Client(REMOTE_ADDR="192.0.2.51").post(LOGIN, {"username": "alice", "password": PASSWORD}).status_code
         == 429
     )
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()

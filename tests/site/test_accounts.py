@@ -45,9 +45,16 @@ def test_sign_up_creates_a_member_logs_them_in_and_starts_onboarding(db):
     assert response.status_code == 302
     assert response["Location"] == "/welcome/"
     user = User.objects.get(username="carol")
-    assert user.email == "carol@example.com"
     assert user.has_usable_password()
     assert user.check_password(NEW_PASSWORD)
+    # The address is attached once its owner follows the link mailed to it.
+    assert user.email == ""
+    (message,) = mail.outbox
+    assert message.to == ["carol@example.com"]
+    link = next(line for line in message.body.splitlines() if "/accounts/email/confirm/" in line)
+    assert Client().get(link.replace("http://testserver", "")).status_code == 200
+    user.refresh_from_db()
+    assert user.email == "carol@example.com"
     assert user.dataset_source == ""
     assert client.get("/welcome/").context["user"] == user
 
@@ -73,14 +80,12 @@ def test_sign_up_refuses_bad_input_and_creates_nothing(db, overrides, field, mes
     assert not User.objects.exists()
 
 
-def test_sign_up_refuses_a_taken_username_or_email(db):
+def test_sign_up_refuses_a_taken_username_but_does_not_say_whose_the_email_is(db):
     UserFactory(username="Carol", email="someone@example.com")
     response = signup(Client(), email="SOMEONE@example.com")
     errors = response.context["form"].errors
-    assert errors["username"] == ["That username is taken. Try another one."]
-    assert errors["email"] == [
-        "An account with this email address already exists. Log in, or reset your password."
-    ]
+    assert errors["username"] == ["That username is taken."]
+    assert "email" not in errors
     assert User.objects.count() == 1
 
 

@@ -467,7 +467,7 @@ def _ratings_merge(
     cursor: CursorWrapper, ratings: RatingsToWrite, *, table: str, progress: bool
 ) -> tuple[int, int]:
     """COPY into a temporary staging table, then one INSERT ... ON CONFLICT DO UPDATE merges it."""
-    stage = "catalog_import_rating_stage"
+    stage = "ingest_rating_stage"
     # ON COMMIT DROP cleans up with the transaction; the DROP covers a second import in one transaction.
     cursor.execute(f"DROP TABLE IF EXISTS {stage}")
     cursor.execute(

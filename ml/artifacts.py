@@ -86,7 +86,7 @@ def save_artifact(result: TrainResult, directory: str | os.PathLike[str]) -> Pat
     if target.exists():
         raise FileExistsError(f"artifact directory already exists: {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{target.name}.", dir=target.parent))
     try:
         arrays = result.scorer.arrays
         np.savez(staging / ARRAYS, **arrays)
@@ -112,15 +112,18 @@ def save_artifact(result: TrainResult, directory: str | os.PathLike[str]) -> Pat
     return target
 
 
+#: save_artifact writes into "<_STAGING><target name>.<random>" beside the target, then renames it.
+_STAGING = ".partial-"
+
+
 def unfinished_artifacts(parent: str | os.PathLike[str]) -> list[tuple[Path, str]]:
     """Half-written artifacts under ``parent`` (left by a process killed inside `save_artifact`), each
-    with the name of the directory it was being written as."""
-    found = []
-    for staging in Path(parent).glob(".*"):
-        if staging.is_dir():
-            # save_artifact's staging name: "." + the target's name + "." + mkdtemp's random suffix
-            found.append((staging, staging.name[1:].rsplit(".", 1)[0]))
-    return found
+    with the name of the directory it was being written as. Nothing else in ``parent`` is listed."""
+    return [
+        (staging, staging.name[len(_STAGING) :].rsplit(".", 1)[0])
+        for staging in Path(parent).glob(f"{_STAGING}*")
+        if staging.is_dir()
+    ]
 
 
 def read_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:

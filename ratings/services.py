@@ -1,4 +1,4 @@
-"""Writes to ratings. The HTML views, the API and the importers' tests all go through here."""
+"""Writes to ratings, one member at a time: the HTML views, the API and the admin all go through here."""
 
 from dataclasses import dataclass
 from datetime import datetime

@@ -3,7 +3,7 @@
 Three kinds of entries, all in Django's default cache:
 
 - **Lists.** A member's persisted list as stored (packed bytes, `recommendations.lists.StoredList`)
-  under ``recs:list:v3:<list epoch>:<user>``. One member's new list replaces their entry; a bulk
+  under ``recs:list:v4:<list epoch>:<user>``. One member's new list replaces their entry; a bulk
   write or a new model serving bumps the list epoch, so every cached list is stale after one key write
   and lists are cached again as they are next read.
 - **Answers.** The JSON of a member's ``GET /api/v1/me/recommendations/``, served before Django REST
@@ -20,10 +20,12 @@ entries agree, all derived from the request alone:
 
 An auth entry is only ever created by `answer_slot`, which the view calls after DRF has authenticated
 the token (knox: the digest matches, the token has not expired, its user is active), and it expires
-after RESPONSE_CACHE_SECONDS or with the token, whichever comes first. Whatever ends or changes access deletes it: `answers_forget_token` (a token deleted) and
-`answers_forget_users` (a member's ratings, hides or list changed; their account was saved, e.g.
-deactivated or given a new password, which also revokes their tokens). `recommendations.receivers`
-wires those events; nothing else is needed for the fast path to be safe. Keys hold the token's
+after RESPONSE_CACHE_SECONDS or with the token, whichever comes first. Whatever ends access replaces
+it with a tombstone that outlives every answer (`answers_revoke_tokens`: a token deleted, an account
+deactivated; a new password deletes the member's tokens), so a request that DRF authenticated just
+before the revocation committed cannot create a fresh entry either. Whatever changes a member's
+answers deletes their entries (`answers_forget_users`: ratings, hides or list changed).
+`recommendations.receivers` wires those events. Keys hold the token's
 digest as the database stores it (knox's), never the token, so the cache holds no usable secret and
 a deleted token row is enough to find its entries.
 
@@ -58,6 +60,8 @@ ANSWER_EPOCH_KEY = "recs:resp-epoch:v1"
 ANSWER_PARAMS = frozenset({"n", "genre", "decade"})
 #: Stored for a member without a list, so that a miss does not query the database on every request.
 _NO_LIST = ()
+#: An auth entry for a token that must never be answered from the cache again.
+_REVOKED = "revoked"
 
 
 def _epoch(key: str) -> str:
@@ -81,7 +85,7 @@ def _epoch_bump(key: str, what: str) -> None:
 
 
 def _list_key(user_id: int, epoch: str) -> str:
-    return f"recs:list:v3:{epoch}:{user_id}"
+    return f"recs:list:v4:{epoch}:{user_id}"  # v4: values are lists.StoredList
 
 
 def _list_seconds() -> int:
@@ -132,7 +136,7 @@ def _answer_seconds() -> int:
 
 
 def _bearer_token(request: HttpRequest) -> str | None:
-    """The key of an ``Authorization: Token <key>`` header, parsed as DRF's TokenAuthentication does."""
+    """The key of an ``Authorization: Token <key>`` header, parsed as knox's authentication does."""
     header = request.META.get("HTTP_AUTHORIZATION", b"")
     parts = (header.encode("iso-8859-1") if isinstance(header, str) else header).split()
     if len(parts) != 2 or parts[0].lower() != b"token":
@@ -168,7 +172,7 @@ def answer_cached(request: HttpRequest) -> bytes | None:
     except Exception:
         return None
     auth, answer, epoch = found.get(auth_key), found.get(answer_key), found.get(ANSWER_EPOCH_KEY)
-    if auth is None or answer is None or epoch is None:
+    if auth is None or auth == _REVOKED or answer is None or epoch is None:
         return None
     user_id, generation = auth
     answer_user, answer_generation, answer_epoch, body = answer
@@ -209,6 +213,8 @@ def answer_slot(*, request: Request, user_id: int) -> AnswerSlot | None:
     try:
         found = cache.get_many([auth_key, ANSWER_EPOCH_KEY])
         auth, epoch = found.get(auth_key), found.get(ANSWER_EPOCH_KEY)
+        if auth == _REVOKED:
+            return None
         if auth is not None and auth[0] != user_id:  # cannot happen with live tokens; be exact anyway
             cache.delete(auth_key)
             return None
@@ -221,7 +227,7 @@ def answer_slot(*, request: Request, user_id: int) -> AnswerSlot | None:
     except Exception:
         logger.warning("Answer cache unreachable; answering uncached", exc_info=True)
         return None
-    if auth is None or epoch is None or auth[0] != user_id:
+    if auth is None or auth == _REVOKED or epoch is None or auth[0] != user_id:
         return None
     return AnswerSlot(
         key=_answer_key(token.digest, request.META.get("QUERY_STRING", "")),
@@ -252,12 +258,22 @@ def answers_forget_users(*, user_ids: Sequence[int]) -> None:
         logger.warning("Could not drop cached answers of users %s", list(user_ids)[:5], exc_info=True)
 
 
-def answers_forget_token(*, digest: str) -> None:
-    """A revoked (or expired) token's cached answers stop being served at once."""
+def answers_revoke_tokens(*, digests: Sequence[str]) -> None:
+    """These tokens' cached answers stop being served at once, and none is cached for them again: a
+    tombstone that outlives every answer takes each auth entry's place."""
+    if not digests:
+        return
     try:
-        cache.delete(_auth_key(digest))
+        cache.set_many({_auth_key(d): _REVOKED for d in digests}, _answer_seconds())
     except Exception:
-        logger.warning("Could not drop a revoked token's cached answers", exc_info=True)
+        logger.warning("Could not revoke cached answers of %s tokens", len(digests), exc_info=True)
+
+
+def answers_revoke_users(*, user_ids: Sequence[int]) -> None:
+    """Every token of these members is revoked in the answer cache (an account deactivated)."""
+    answers_revoke_tokens(
+        digests=list(AuthToken.objects.filter(user_id__in=list(user_ids)).values_list("digest", flat=True))
+    )
 
 
 # --- Invalidation of whole members and of everything ------------------------------------------------

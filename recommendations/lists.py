@@ -141,7 +141,8 @@ def list_delete(*, user_id: int) -> None:
 
 
 def lists_prune(*, keep_versions: int = 2) -> int:
-    """Delete lists of versions other than the active one and the ``keep_versions`` newest."""
+    """Delete the lists of every version but the ``keep_versions`` first by (active, newest): the
+    active version's and the newest others'."""
     keep = list(
         ModelVersion.objects.order_by("-is_active", "-created_at").values_list("pk", flat=True)[
             :keep_versions
@@ -164,7 +165,7 @@ def _upsert(
     bytes go to the server as they are, with nothing to quote, encode or parse. Other databases use
     Django's bulk upsert.
     """
-    if connection.vendor != "postgresql":
+    if not pgcopy.available():
         RecommendationList.objects.bulk_create(
             [
                 RecommendationList(

@@ -1,6 +1,6 @@
 """The Django side's one doorway into `ml`: database arrays in, trained models, metrics and scorers out.
 
-Training functions import TensorFlow lazily (inside `train` and `save`), so importing this module,
+`train` imports TensorFlow lazily (inside the function), so importing this module,
 loading a scorer and scoring stay numpy-only: web processes use `load_scorer` and `user_vectors`.
 """
 

@@ -133,9 +133,9 @@ class _Stop(Exception):
 def retrain_execute(*, run_id: int, progress: ProgressFn | None = None) -> str:
     """Carry out training run ``run_id`` from start to end; returns a one-line outcome.
 
-    A failure of any step is recorded on the run (status, error, traceback in its log) and the lock
-    released. A worker killed outright leaves the run "running": its redelivery starts it again, or
-    the next request reaps it as stale.
+    A failure of any step, or an interruption, is recorded on the run (status, error, traceback in its
+    log) and the lock released. A worker killed outright leaves the run "running": its redelivery
+    starts it again, or the next request reaps it as stale.
     """
     run = _claim(run_id)
     if run is None:
@@ -157,12 +157,18 @@ def retrain_execute(*, run_id: int, progress: ProgressFn | None = None) -> str:
     except _Stop as stop:
         return stop.outcome
     except Exception as exc:  # Celery's SoftTimeLimitExceeded included
-        message = str(exc) or exc.__class__.__name__
-        reporter.log_traceback()
-        registry.training_run_finish(run=run, status=TrainingRun.Status.FAILED, error=message)
-        logger.exception("Training run %s failed", run.pk)
-        return f"run #{run.pk} failed: {message}"
+        _record_failure(run, reporter, str(exc) or exc.__class__.__name__)
+        return f"run #{run.pk} failed: {run.error}"
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C in `retrain --wait`, a worker shutting down
+        _record_failure(run, reporter, "Interrupted")
+        raise
     return f"run #{run.pk} succeeded: model v{version.pk} is active ({_short(run.metrics_test)})"
+
+
+def _record_failure(run: TrainingRun, reporter: Reporter, message: str) -> None:
+    reporter.log_traceback()
+    registry.training_run_finish(run=run, status=TrainingRun.Status.FAILED, error=message)
+    logger.exception("Training run %s failed", run.pk)
 
 
 # --- The steps, in order ------------------------------------------------------------------------------

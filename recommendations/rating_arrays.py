@@ -30,7 +30,7 @@ class RatingArrays:
 
 def _epoch_sql(column: str) -> str:
     if connection.vendor == "postgresql":
-        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)"  # whole seconds, as COPY reads them
     if connection.vendor == "sqlite":
         # '%%s' survives Django's placeholder conversion as strftime's own %s (seconds since the epoch).
         return f"CAST(strftime('%%s', {column}) AS INTEGER)"
@@ -51,7 +51,7 @@ def ratings_as_arrays(
     elif user_range is not None:
         where = "WHERE user_id BETWEEN %s AND %s"
         params = [int(user_range[0]), int(user_range[1])]
-    if connection.vendor == "postgresql" and user_ids is None:
+    if user_ids is None and pgcopy.available():
         return _copy_out(f"SELECT id, user_id, movie_id, value, updated_at FROM {table} {where}", params)
     sql = (
         f"SELECT user_id, movie_id, value, {_epoch_sql('updated_at')} AS ts FROM {table} {where} "

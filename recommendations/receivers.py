@@ -3,6 +3,7 @@ list is stale), a token deleted or an account saved (their cached answers must s
 see "Who may read a cached answer" in `recommendations.caches`)."""
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -42,12 +43,16 @@ def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> Non
 @receiver(post_delete, sender=AuthToken, dispatch_uid="recommendations.forget_revoked_token")
 def on_token_deleted(sender: object, *, instance: AuthToken, **kwargs: object) -> None:
     """A revoked (or expired) token stops working at once, cached answers included (keyed by its digest)."""
-    caches.answers_forget_token(digest=instance.digest)
+    caches.answers_revoke_tokens(digests=[instance.digest])
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="recommendations.forget_changed_user")
-def on_user_saved(sender: object, *, instance: object, created: bool, **kwargs: object) -> None:
-    """A deactivated (or otherwise changed) account gets no cached answer: the next request
-    authenticates through DRF again, which refuses inactive users."""
-    if not created:
-        caches.answers_forget_users(user_ids=[instance.pk])  # type: ignore[attr-defined]
+def on_user_saved(sender: object, *, instance: Any, created: bool, **kwargs: object) -> None:
+    """A deactivated account gets no cached answer again (its tokens are tombstoned); an otherwise
+    changed one takes the normal path once, where DRF authenticates it again."""
+    if created:
+        return
+    if not instance.is_active:
+        caches.answers_revoke_users(user_ids=[instance.pk])
+    else:
+        caches.answers_forget_users(user_ids=[instance.pk])

@@ -60,8 +60,8 @@ def _reasons(
     """For each user's first `REASONS_PER_LIST` picks, the liked movie that contributed most to the score.
 
     ``histories`` holds the ratings of ``user_ids`` (sorted); ``picks`` is their (users x n) top-N
-    (-1 padding). The ranking score is b_i + sum_j w_j (E_j . Q_i) over rated movies j (the default
-    user tower is linear), so each liked movie's contribution is exact. Candidates are each user's
+    (-1 padding). The ranking score is b_i + sum_j w_j (E_j . Q_i) over rated movies j (the user tower
+    is linear), so each liked movie's contribution is exact. Candidates are each user's
     `REASON_CANDIDATES` most recent liked movies; a pick gets a reason only when its best candidate
     pushes it up (positive contribution). One batched (users x candidates x picks) product per chunk:
     no per-user numpy work. Each user's reasons are (pick, because) rows of a (k, 2) array.

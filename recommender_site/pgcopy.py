@@ -36,11 +36,11 @@ _BOOL = struct.Struct(">ib")
 
 
 def available() -> bool:
-    """True when the default connection is PostgreSQL through a driver with ``copy_expert``."""
+    """True when the default connection is PostgreSQL through a driver with ``copy_expert`` (psycopg2)."""
     if connection.vendor != "postgresql":
         return False
-    connection.ensure_connection()
-    return hasattr(connection.connection.cursor(), "copy_expert")
+    with connection.cursor() as cursor:
+        return hasattr(_raw(cursor), "copy_expert")
 
 
 # --- Rows of fixed-width fields, as numpy record arrays ---------------------------------------------
@@ -77,7 +77,10 @@ def decode_rows(body: memoryview | bytes, dtype: np.dtype) -> np.ndarray:
     if bytes(raw[: len(SIGNATURE)]) != SIGNATURE:
         raise ValueError("Unexpected COPY output: not PostgreSQL's binary format")
     start = len(HEADER) + int.from_bytes(raw[15:19], "big")
-    rows = np.frombuffer(raw[start : len(raw) - len(TRAILER)], dtype=dtype)
+    body = raw[start : len(raw) - len(TRAILER)]
+    if len(body) % dtype.itemsize:
+        raise ValueError("Unexpected COPY output: a row does not have the expected fields")
+    rows = np.frombuffer(body, dtype=dtype)
     names = _field_names(dtype)
     if not (rows["fields"] == len(names)).all() or not all(
         (rows[f"{name}_len"] == dtype[name].itemsize).all() for name in names
@@ -130,7 +133,11 @@ class _ChunkReader:
         self._chunks = chunks
 
     def read(self, size: int = -1) -> bytes:
-        return next(self._chunks, b"")
+        # b"" means end of input to the driver: an empty chunk (zero rows) must not end the COPY early.
+        for chunk in self._chunks:
+            if chunk:
+                return chunk
+        return b""
 
 
 def copy_in(cursor: CursorWrapper, target: str, rows: Iterable[bytes]) -> None:

@@ -114,3 +114,15 @@ def test_config_round_trips_and_rejects_unknown_keys():
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match="unknown config keys"):
         TrainConfig.from_dict({"embeding_dim": 3})
+
+
+def test_only_half_written_artifacts_are_listed_as_unfinished(tmp_path):
+    """Recovery removes what `unfinished_artifacts` lists: never a folder save_artifact did not make."""
+    from ml.artifacts import unfinished_artifacts
+
+    (tmp_path / ".partial-run-00007-20261204-210000.ab12cd34").mkdir()
+    for other in (".snapshot", ".backup-v3", ".git", "run-00006-20261203-090000"):
+        (tmp_path / other).mkdir()
+    assert unfinished_artifacts(tmp_path) == [
+        (tmp_path / ".partial-run-00007-20261204-210000.ab12cd34", "run-00007-20261204-210000")
+    ]

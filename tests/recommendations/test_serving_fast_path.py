@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache, caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -227,3 +229,31 @@ def test_unknown_parameters_and_other_media_types_take_the_normal_path(movies, v
     assert client.get(RECS, {"n": 2}, HTTP_ACCEPT="text/html").status_code == 406
     assert client.get(RECS, {"n": 0}).status_code == 400
     assert client.get(RECS, {"n": 0}).status_code == 400  # errors are never cached
+
+
+def test_a_token_revoked_while_its_request_was_being_answered_is_never_answered_from_the_cache(
+    movies, version, monkeypatch
+):
+    """The revocation lands after DRF authenticated the request but before its answer is cached (the
+    admin deletes the token in a transaction that commits later): no answer is cached for it."""
+    from recommendations import caches
+    from recommendations.api import views
+
+    alice = UserFactory.create(username="alice")
+    write_list(version, alice, movies[:5])
+    client = client_for(alice)
+    token = AuthToken.objects.get(user=alice)
+    pin = caches.answer_slot
+
+    def revoked_meanwhile(**kwargs: Any) -> Any:
+        caches.answers_revoke_tokens(digests=[token.digest])  # what deleting the token does
+        return pin(**kwargs)
+
+    monkeypatch.setattr(views.caches, "answer_slot", revoked_meanwhile)
+    assert client.get(RECS, {"n": 3}).status_code == 200  # authenticated before the revocation
+    monkeypatch.setattr(views.caches, "answer_slot", pin)
+    with CaptureQueriesContext(connection) as queries:  # the row is still there (not yet committed)
+        assert client.get(RECS, {"n": 3}).status_code == 200
+    assert len(queries) > 0  # answered through DRF again: a cached answer would take no query
+    token.delete()
+    assert client.get(RECS, {"n": 3}).status_code == 401

@@ -99,7 +99,7 @@ def test_killed_while_writing_the_artifact_no_half_written_model_serves_and_the_
     worker = stack.worker("ml", "training", **env)
     run_id = _request_retrain(stack)
     wait_for(reached.exists, timeout=240, what="the artifact to be half written")
-    staging = [p for p in stack.model_dir.iterdir() if p.name.startswith(".run-")]
+    staging = [p for p in stack.model_dir.iterdir() if p.name.startswith(".partial-run-")]
     _kill_pool(worker)
 
     # Caught mid-write: the staging directory holds the arrays only, no complete artifact of this run is.

@@ -1,15 +1,18 @@
-"""Browse and search."""
+"""Browse and search, and the title suggestions behind search-as-you-type."""
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
 
 from ratings.selectors import user_movie_marks
 
-from .forms import MovieSearchForm
-from .selectors import genre_names, movie_decades, movie_search
+from .forms import MAX_QUERY_LENGTH, MovieSearchForm
+from .selectors import genre_names, movie_decades, movie_search, movie_search_hints, movie_suggestions
 
 PAGE_SIZE = 24
+SUGGESTIONS = 8
 
 
 def movie_list(request: HttpRequest) -> HttpResponse:
@@ -21,8 +24,21 @@ def movie_list(request: HttpRequest) -> HttpResponse:
         movie_ids=[movie.pk for movie in page.object_list],
     )
     filtered = bool(filters["query"] or filters["genre"] or filters["decade"])
-    return render(
-        request,
-        "catalog/movie_list.html",
-        {"form": form, "page": page, "marks": marks, "filters": filters, "filtered": filtered},
-    )
+    hints = movie_search_hints() if filtered and not page.object_list else []
+    context = {"form": form, "page": page, "marks": marks, "filters": filters, "filtered": filtered}
+    return render(request, "catalog/movie_list.html", {**context, "hints": hints})
+
+
+@require_GET
+def movie_suggest(request: HttpRequest) -> JsonResponse:
+    """GET /movies/suggest/?q=...: up to 8 {id, title, year, url}, best match first."""
+    query = request.GET.get("q", "")
+    if len(query) > MAX_QUERY_LENGTH:
+        message = f"Search text can be at most {MAX_QUERY_LENGTH} characters long."
+        return JsonResponse({"error": {"code": "invalid", "message": message}}, status=400)
+    movies = movie_suggestions(query=query, limit=SUGGESTIONS) if len(query.strip()) >= 2 else []
+    items = [
+        {"id": m.pk, "title": m.title, "year": m.year, "url": reverse("movie_detail", args=[m.pk])}
+        for m in movies
+    ]
+    return JsonResponse({"query": query, "items": items})

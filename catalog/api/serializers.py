@@ -99,7 +99,7 @@ class MovieSearchQuerySerializer(serializers.Serializer):
         allow_blank=True,
         max_length=100,
         default="",
-        help_text="Words of the title, any order.",
+        help_text="Words of the title, any order; misspelt words and numbers as words match too.",
     )
     genre = serializers.CharField(required=False, max_length=64, help_text="A genre name, e.g. Comedy.")
     decade = serializers.IntegerField(
@@ -108,7 +108,10 @@ class MovieSearchQuerySerializer(serializers.Serializer):
     year_min = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
     year_max = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
     ordering = serializers.ChoiceField(
-        choices=list(ORDERINGS), required=False, default="popularity", help_text="Default: popularity."
+        choices=list(ORDERINGS),
+        required=False,
+        default="relevance",
+        help_text="Default: relevance (best title match first) with q, popularity without.",
     )
 
     def validate_decade(self, value: int) -> int:

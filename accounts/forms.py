@@ -20,6 +20,11 @@ class SignUpForm(UserCreationForm):
         model = User
         fields = ("username", "email")
 
+    def validate_password_for_user(self, user: User, password_field_name: str = "password2") -> None:
+        # Django checks the confirmation field, so "too similar to the username" showed under
+        # "Password confirmation"; the password itself is what has to change.
+        super().validate_password_for_user(user, password_field_name="password1")  # type: ignore[misc]
+
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]
         # Dataset users are named "source:id"; Django's validator already forbids ':', say it plainly.

@@ -18,9 +18,15 @@ from catalog.selectors import (
     movie_popular,
     movie_top_rated,
 )
-from ratings.selectors import rating_count_for_user, user_excluded_movie_ids, user_movie_marks
+from ratings.selectors import rating_count_for_user, user_movie_marks, user_not_to_ask_movie_ids
 
-from .selectors import RecommendationSet, movie_similar, predicted_stars, recommendations_for_user
+from .selectors import (
+    RecommendationSet,
+    movie_similar,
+    predicted_stars,
+    predicted_stars_many,
+    recommendations_for_user,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +50,21 @@ def _member_id(request: HttpRequest) -> int:
     return int(user_id)
 
 
-def _pick_cards(recs: RecommendationSet) -> list[dict[str, object]]:
+def _pick_cards(recs: RecommendationSet, *, user_id: int) -> list[dict[str, object]]:
+    """The picks as cards, each with the stars the model predicts the member would give it."""
     movies = [recs.movies[p.movie_id] for p in recs.picks if p.movie_id in recs.movies]
     prefetch_related_objects(movies, "genres")
-    return [{"movie": recs.movies[p.movie_id], "pick": p} for p in recs.picks if p.movie_id in recs.movies]
+    no_stars: dict[int, float] = {}
+    stars = _optional(
+        "predicted stars",
+        lambda: predicted_stars_many(user_id=user_id, movie_ids=[m.pk for m in movies]),
+        no_stars,
+    )
+    return [
+        {"movie": recs.movies[p.movie_id], "pick": p, "predicted": stars.get(p.movie_id)}
+        for p in recs.picks
+        if p.movie_id in recs.movies
+    ]
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -56,8 +73,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "recommendations/home_visitor.html", visitor)
     user_id = _member_id(request)
     recs = recommendations_for_user(user_id=user_id, n=12)
-    cards = _pick_cards(recs)
-    excluded = user_excluded_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
+    cards = _pick_cards(recs, user_id=user_id)
+    excluded = user_not_to_ask_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
     rate_more = movie_onboarding_candidates(exclude_ids=excluded, limit=6)
     count = rating_count_for_user(user_id=user_id)
     context: dict[str, object] = {
@@ -82,7 +99,7 @@ def picks(request: HttpRequest) -> HttpResponse:
         "form": form,
         "filters": filters,
         "recs": recs,
-        "cards": _pick_cards(recs),
+        "cards": _pick_cards(recs, user_id=user_id),
         "marks": user_movie_marks(user_id=user_id, movie_ids=[p.movie_id for p in recs.picks]),
         "rating_count": rating_count_for_user(user_id=user_id),
         "goal": ONBOARDING_GOAL,

@@ -118,10 +118,22 @@ def test_cards_show_the_members_own_rating_only(movies, member_client, other_mem
 
     RatingFactory(user=other_member, movie=movies["matrix"], value=1.5)
     html = member_client.get("/movies/", {"q": "matrix"}).content.decode()
-    assert "You: ★" not in html
+    assert " checked>" not in html  # every card's widget is empty
     RatingFactory(user=member_client.get("/").context["user"], movie=movies["matrix"], value=4.5)
     html = member_client.get("/movies/", {"q": "matrix"}).content.decode()
-    assert "You: ★ 4.5" in html
+    assert html.count(" checked>") == 1
+    assert 'value="4.5" checked>' in html
+
+
+def test_member_cards_rate_watchlist_and_hide_in_place(movies, member_client):
+    html = member_client.get("/movies/", {"genre": "Horror"}).content.decode()
+    for movie in (movies["alien"], movies["scream"]):
+        assert f'action="/movies/{movie.pk}/rating/"' in html
+        assert f'action="/movies/{movie.pk}/watchlist/"' in html
+        assert f'action="/movies/{movie.pk}/hide/"' in html
+    assert html.count('type="radio"') == 20
+    visitor = Client().get("/movies/", {"genre": "Horror"}).content.decode()
+    assert 'type="radio"' not in visitor
 
 
 # --- Ranked, typo-tolerant search (pg_trgm here; the SQLite fallback is tested below) -----------------

@@ -118,7 +118,7 @@
       return;
     }
     form.dataset.saved = Number(value).toFixed(1);
-    showValue(form, value);
+    restoreSaved(form);
     form.querySelector("[data-rating-remove]")?.removeAttribute("hidden");
     form.querySelector("[data-rating-undo]")?.setAttribute("hidden", "");
     announce(form, `Saved: ${starsText(value)}.`);
@@ -159,6 +159,7 @@
   }
 
   function enhanceRating(form) {
+    const stars = form.querySelector(".stars");
     let byPointer = false;
     form.querySelectorAll("label.star").forEach((label) =>
       label.addEventListener("pointerdown", () => (byPointer = true)),
@@ -183,7 +184,7 @@
       saveRating(form, radio.value);
     });
     form.addEventListener("focusout", (event) => {
-      if (form.dataset.pending === undefined || form.contains(event.relatedTarget)) return;
+      if (form.dataset.pending === undefined || stars.contains(event.relatedTarget)) return;
       delete form.dataset.pending;
       restoreSaved(form);
       announce(form, "");

@@ -12,6 +12,7 @@ from accounts.models import User
 from ratings.models import HiddenMovie, Rating, SkippedMovie, WatchlistEntry
 from ratings.services import rating_upsert, watchlist_add
 from tests.factories import MovieFactory, UserFactory
+from tests.recommendations.conftest import TINY_TRAIN_CONFIG, build_world
 
 from .conftest import axe_violations, shot
 
@@ -496,3 +497,42 @@ def test_no_serious_accessibility_violations_on_any_page_type(device_page, catal
     expect(page.get_by_role("listbox", name="Suggested movies")).to_be_visible()
     found["suggestions open"] = axe_violations(page, axe_source)
     assert {name: v for name, v in found.items() if v} == {}
+
+
+# --- Pick cards show the model's predicted stars, the same as the movie page ---------------------------
+
+
+@pytest.fixture
+def world(settings, tmp_path, transactional_db):
+    """The planted three-cluster world and settings for a model that trains in seconds."""
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.RECOMMENDATIONS = {
+        **settings.RECOMMENDATIONS,
+        "TRAIN_CONFIG": TINY_TRAIN_CONFIG,
+        "TEST_HOLDOUT": 3,
+    }
+    return build_world()
+
+
+def test_pick_cards_show_the_predicted_stars_of_the_movie_page(page, world):
+    from recommendations.services import training_run_create
+    from recommendations.training import retrain_execute
+
+    user = UserFactory(username="vera", password=PASSWORD)
+    for movie in world.movies["Comedy"][:6]:
+        rating_upsert(user_id=user.pk, movie_id=movie.pk, value=4.5)
+    for movie in world.movies["Drama"][:2]:
+        rating_upsert(user_id=user.pk, movie_id=movie.pk, value=1.5)
+    retrain_execute(run_id=training_run_create(trigger="cli").pk)
+    log_in(page, "vera")
+    page.goto("/picks/")
+    cards = page.locator("[data-picks] [data-card]")
+    expect(cards.first).to_be_visible()
+    first_title = cards.first.locator(".card__title").inner_text()
+    on_card = cards.first.locator("[data-predicted]").inner_text()
+    assert re.fullmatch(r"For you: ★ \d\.\d predicted", on_card), on_card
+    assert cards.locator("[data-predicted]").count() == cards.count()
+    cards.first.locator(".card__title a").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(first_title)
+    on_page = page.locator(".predicted").inner_text()
+    assert on_page.startswith(on_card.removeprefix("For you: ").removesuffix(" predicted"))

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, QuerySet
+from django.db.models import Avg, Count, F, OrderBy, QuerySet
 
 from .models import HALF_STARS, HiddenMovie, Rating, SkippedMovie, WatchlistEntry
 
@@ -28,13 +28,13 @@ def skipped_count_for_user(*, user_id: int) -> int:
 # --- Site helpers -----------------------------------------------------------------------------------
 
 #: Orderings of a member's own ratings list: key -> (label, order_by).
-RATING_ORDERINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+RATING_ORDERINGS: dict[str, tuple[str, tuple[str | OrderBy, ...]]] = {
     "recent": ("Recently rated", ("-updated_at", "-pk")),
     "oldest": ("First rated", ("updated_at", "pk")),
     "high": ("Highest rated", ("-value", "-updated_at", "-pk")),
     "low": ("Lowest rated", ("value", "-updated_at", "-pk")),
     "title": ("Title", ("movie__title", "movie__year", "pk")),
-    "year": ("Year", ("-movie__year", "movie__title", "pk")),
+    "year": ("Year", (F("movie__year").desc(nulls_last=True), "movie__title", "pk")),
 }
 
 

@@ -279,3 +279,11 @@ def test_the_no_javascript_error_page_spaces_its_buttons(movies, member_client):
     response = member_client.post(f"/movies/{movies['heat'].pk}/rating/", {"value": "7"})
     assert response.status_code == 400
     assert '<p class="button-row"><a class="btn btn-primary"' in response.content.decode()
+
+
+def test_my_ratings_by_year_put_movies_without_a_year_last(movies, member, member_client):
+    junk = make_movie("unknown", None)
+    for movie in (junk, movies["heat"], movies["alien"]):
+        RatingFactory(user=member, movie=movie, value=3.0)
+    rows = member_client.get("/me/ratings/", {"sort": "year"}).context["page"].object_list
+    assert [r.movie.title for r in rows] == ["Heat", "Alien", "unknown"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.cache import cache
 from django.db import connection
@@ -12,6 +13,7 @@ from django.db.models import (
     F,
     FloatField,
     OrderBy,
+    Q,
     QuerySet,
     Sum,
     Value,
@@ -79,6 +81,16 @@ def _title_matches(movies: QuerySet[Movie], terms: list[list[str]]) -> QuerySet[
     title, or part of a word, counts 1.0); elsewhere (the embedded SQLite default) the titles are
     scored in Python with rapidfuzz, the same idea (catalog/search.py)."""
     if connection.vendor == "postgresql":
+        # Only titles with a word close to one of the terms can reach MIN_RELEVANCE_TRIGRAM (the mean of
+        # the terms' scores); find those first through the trigram index (catalog 0002): `term <%
+        # search_title` with the threshold set to the same minimum on this connection.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET pg_trgm.word_similarity_threshold = {MIN_RELEVANCE_TRIGRAM}")
+        near = Q()
+        for spellings in terms:
+            for s in spellings:
+                near |= Q(TrigramWordSimilar(F("search_title"), Value(s))) | Q(search_title__contains=s)
+        movies = movies.filter(near)
         per_term: list[Expression] = []
         for spellings in terms:
             # A Value, not the bare string: TrigramWordSimilarity would read a str as a column name.

@@ -151,6 +151,9 @@ def test_star_widget_keyboard_pattern(device_page, catalogue):
     page.keyboard.press("Tab")  # 3 Tabs and an Enter to reach the widget
     focused = page.locator(":focus")
     expect(focused).to_have_attribute("name", "value")
+    # Not hidden under the sticky header.
+    header = page.locator(".site-header").bounding_box()
+    assert page.locator("#rate .stars").bounding_box()["y"] >= max(0, header["y"] + header["height"])
     # Focus is visible: a ring around the stars and a bar under the half star in focus.
     ring = page.locator("#rate .stars").evaluate("el => getComputedStyle(el).outlineStyle")
     assert ring == "solid"

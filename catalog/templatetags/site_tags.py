@@ -36,6 +36,12 @@ def stars_text(value: float | None) -> str:
 
 
 @register.filter
+def lookup(mapping: dict[int, float] | None, key: int) -> float | None:
+    """``mapping[key]``, or None (a card's predicted stars from a {movie id: stars} dict)."""
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
 def poster_hue(movie_id: int) -> int:
     """A stable hue per movie for its placeholder poster (we have no images)."""
     return (int(movie_id) * 137) % 360

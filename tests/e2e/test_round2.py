@@ -539,3 +539,21 @@ def test_pick_cards_show_the_predicted_stars_of_the_movie_page(page, world):
     expect(page.get_by_role("heading", level=1)).to_have_text(first_title)
     on_page = page.locator(".predicted").inner_text()
     assert on_page.startswith(on_card.removeprefix("For you: ").removesuffix(" predicted"))
+    # Browse and search cards carry them too, except on movies the member rated.
+    page.goto("/movies/?genre=Comedy&sort=title")
+    cards = page.locator("[data-card]")
+    expect(cards).to_have_count(15)
+    rated = {m.title for m in world.movies["Comedy"][:6]}
+    for i in range(15):
+        title = cards.nth(i).locator(".card__title").inner_text()
+        expect(cards.nth(i).locator("[data-predicted]")).to_have_count(0 if title in rated else 1)
+    page.goto("/movies/?q=comedy+14")
+    first = page.locator("[data-card]").first
+    expect(first.locator(".card__title")).to_have_text("Comedy 14")
+    on_card = first.locator("[data-predicted]").inner_text()
+    first.locator(".card__title a").click()
+    assert (
+        page.locator(".predicted")
+        .inner_text()
+        .startswith(on_card.removeprefix("For you: ").removesuffix(" predicted"))
+    )

@@ -252,3 +252,21 @@ for q in ["godfater", "12 monkeys", "star wars", "italian", "zzzz"]:
         "italian | ['Italian Job, The']",
         "zzzz | []",
     ]
+
+
+def test_cards_have_no_predicted_stars_without_a_model_and_survive_a_broken_one(
+    movies, member_client, monkeypatch
+):
+    html = member_client.get("/movies/").content.decode()
+    assert "data-predicted" not in html
+
+    def broken(**kwargs):
+        raise RuntimeError("artifact unreadable")
+
+    from recommendations import serving
+
+    monkeypatch.setattr(serving, "predict_user_stars", broken)
+    response = member_client.get("/movies/")
+    assert response.status_code == 200
+    assert "data-predicted" not in response.content.decode()
+    assert len(titles(response)) == 10

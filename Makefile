@@ -11,6 +11,9 @@ PORT ?= 8000
 # The suite runs against the real PostgreSQL (pytest-django creates test_<name> itself).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/recommender
 PYTEST_ARGS ?=
+# axe-core (MPL-2.0) runs in the browser tests; installed under var/ at test time, never committed.
+AXE_VERSION := 4.14.1
+AXE_JS := var/node/node_modules/axe-core/axe.min.js
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo migrate data admin-account model test check lint format typecheck services system-deps \
@@ -51,9 +54,10 @@ compose-config: system-deps  ## Validate docker-compose.yml
 services:  ## Start PostgreSQL and Redis when they are not running
 	./scripts/ensure-services.sh
 
-system-deps:  ## Debian packages the tests need (Chromium for browser tests, docker-compose to validate)
-	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null; }
+system-deps:  ## What the tests need outside Python: Chromium, docker-compose, axe-core (browser accessibility checks)
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && command -v npm >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose npm >/dev/null; }
+	@test -f $(AXE_JS) || npm install --silent --no-save --no-audit --no-fund --prefix var/node axe-core@$(AXE_VERSION) >/dev/null
 
 test: $(STAMP) services system-deps  ## Run the whole test suite against real PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)

@@ -23,6 +23,11 @@ class SignUpForm(UserCreationForm):
             "username",
         )  # the email is not the model's yet: accounts.services attaches it once confirmed
 
+    def validate_password_for_user(self, user: User, password_field_name: str = "password2") -> None:
+        # Django checks the confirmation field, so "too similar to the username" showed under
+        # "Password confirmation"; the password itself is what has to change.
+        super().validate_password_for_user(user, password_field_name="password1")  # type: ignore[misc]
+
     def clean_username(self) -> str:
         return username_clean(self.cleaned_data["username"])  # accounts.rules: the one username rule
 

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 
 from recommender_site.client_ip import client_ip
@@ -21,11 +22,23 @@ from .forms import SignUpForm
 from .services import email_confirm, user_register
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after signing up (the page that sent the visitor here), if it is ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
 @sensitive_post_parameters("password1", "password2")
 def signup(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect("home")
+        return redirect(next_url or "home")
     form = SignUpForm(request.POST or None)
+    context = {"form": form, "next": next_url}
     if request.method == "POST" and form.is_valid():
         try:
             user = user_register(
@@ -36,15 +49,15 @@ def signup(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:  # the same name signed up a moment ago
             form.add_error(None, exc)
-            return render(request, "accounts/signup.html", {"form": form})
+            return render(request, "accounts/signup.html", context)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(
             request,
             f"Welcome, {user.get_username()}! We sent a link to your email address to confirm it. "
             "Rate a few movies you know to get your picks.",
         )
-        return redirect("ratings:onboarding")
-    return render(request, "accounts/signup.html", {"form": form})
+        return redirect(next_url or "ratings:onboarding")
+    return render(request, "accounts/signup.html", context)
 
 
 @login_required

@@ -7,6 +7,7 @@ from django import forms
 from .selectors import ORDERINGS
 
 SORT_CHOICES = [
+    ("relevance", "Best match"),
     ("popularity", "Most popular"),
     ("rating", "Highest rated"),
     ("year", "Newest"),
@@ -81,5 +82,5 @@ class MovieSearchForm(MovieFilterForm):
             "genre": base["genre"],
             "decade": base["decade"],
             "query": cleaned.get("q") or "",
-            "ordering": cleaned.get("sort") or "popularity",
+            "ordering": cleaned.get("sort") or "relevance",
         }

@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.lookups import TrigramWordSimilar
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.cache import cache
-from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Sum, Value
+from django.db import connection
+from django.db.models import (
+    Case,
+    Expression,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OrderBy,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Greatest
 
-from .models import Genre, Movie, normalize_for_search
+from .models import Genre, Movie
+from .search import fuzzy_title_scores, search_terms
 
 #: How many "average" votes the Bayesian average adds to every movie, so that one 5-star vote
 #: does not top the chart.
 BAYES_PRIOR_VOTES = 20
 
-ORDERINGS = {
+#: Orderings of movie lists. "relevance" (best title match first) is the default of a search and
+#: means "popularity" without one. Movies without a year go last both ways.
+ORDERINGS: dict[str, tuple[str | OrderBy, ...]] = {
+    "relevance": ("-relevance", "-rating_count", "title", "pk"),
     "popularity": ("-rating_count", "-rating_mean", "title", "pk"),
     "rating": ("-bayes_rating", "-rating_count", "title", "pk"),
-    "year": ("-year", "title", "pk"),
-    "-year": ("year", "title", "pk"),
+    "year": (F("year").desc(nulls_last=True), "title", "pk"),
+    "-year": (F("year").asc(nulls_last=True), "title", "pk"),
     "title": ("title", "year", "pk"),
 }
+#: The least relevance a title needs to be a search result, by how it is scored: pg_trgm's word
+#: similarity ("godfater" ~ "godfather": 0.58) and rapidfuzz's partial ratio (the same pair: 0.88).
+MIN_RELEVANCE_TRIGRAM = 0.4
+MIN_RELEVANCE_FUZZY = 0.6
+#: Without pg_trgm the titles are scored in Python; at most this many best ones are results.
+FUZZY_RESULT_LIMIT = 500
 
 
 def global_mean_rating() -> float:
@@ -48,6 +74,54 @@ def with_bayes_rating(movies: QuerySet[Movie]) -> QuerySet[Movie]:
     )
 
 
+def _title_matches(movies: QuerySet[Movie], terms: list[list[str]]) -> QuerySet[Movie]:
+    """``movies`` whose title matches ``terms`` well enough, annotated with ``relevance`` (0..1).
+
+    PostgreSQL scores in the database with pg_trgm's word similarity (a word written as it is in the
+    title, or part of a word, counts 1.0); elsewhere (the embedded SQLite default) the titles are
+    scored in Python with rapidfuzz, the same idea (catalog/search.py)."""
+    if connection.vendor == "postgresql":
+        # Only titles with a word close to one of the terms can reach MIN_RELEVANCE_TRIGRAM (the mean of
+        # the terms' scores); find those first through the trigram index (catalog 0002): `term <%
+        # search_title` with the threshold set to the same minimum on this connection.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET pg_trgm.word_similarity_threshold = {MIN_RELEVANCE_TRIGRAM}")
+        near = Q()
+        for spellings in terms:
+            for s in spellings:
+                near |= Q(TrigramWordSimilar(F("search_title"), Value(s))) | Q(search_title__contains=s)
+        movies = movies.filter(near)
+        per_term: list[Expression] = []
+        for spellings in terms:
+            # A Value, not the bare string: TrigramWordSimilarity would read a str as a column name.
+            candidates = [TrigramWordSimilarity(Value(s), "search_title") for s in spellings]  # type: ignore[arg-type]
+            contained = Case(
+                *(When(search_title__contains=s, then=Value(1.0)) for s in spellings),
+                default=Value(0.0),
+                output_field=FloatField(),
+            )
+            per_term.append(Greatest(contained, *candidates))
+        total: Expression = per_term[0]
+        for score in per_term[1:]:
+            total = total + score
+        relevance = ExpressionWrapper(total / Value(float(len(terms))), output_field=FloatField())
+        return movies.annotate(relevance=relevance).filter(relevance__gte=MIN_RELEVANCE_TRIGRAM)
+    scores = fuzzy_title_scores(
+        terms,
+        Movie.objects.values_list("pk", "search_title").iterator(chunk_size=5000),
+        min_score=MIN_RELEVANCE_FUZZY,
+        limit=FUZZY_RESULT_LIMIT,
+    )
+    if not scores:
+        return movies.none().annotate(relevance=Value(0.0, output_field=FloatField()))
+    by_score = Case(
+        *(When(pk=movie_id, then=Value(score)) for movie_id, score in scores.items()),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    return movies.filter(pk__in=list(scores)).annotate(relevance=by_score)
+
+
 def movie_search(
     *,
     query: str = "",
@@ -55,13 +129,15 @@ def movie_search(
     decade: int | None = None,
     year_min: int | None = None,
     year_max: int | None = None,
-    ordering: str = "popularity",
+    ordering: str = "relevance",
 ) -> QuerySet[Movie]:
-    """Movies matching every word of ``query`` (case, accents and punctuation ignored; partial words
-    match), in ``genre`` and the years given, ordered by one of ORDERINGS (unknown -> popularity)."""
+    """Movies whose title matches ``query`` (ranked and typo tolerant: case, accents and punctuation
+    ignored, partial and misspelt words match, "12" finds "Twelve"), in ``genre`` and the years given,
+    ordered by one of ORDERINGS (unknown -> relevance; relevance without a query -> popularity)."""
     movies = with_bayes_rating(Movie.objects.all())
-    for word in normalize_for_search(query).split()[:10]:
-        movies = movies.filter(search_title__contains=word)
+    terms = search_terms(query)
+    if terms:
+        movies = _title_matches(movies, terms)
     if genre:
         movies = movies.filter(genres__name__iexact=genre)
     if decade is not None:
@@ -70,7 +146,21 @@ def movie_search(
         movies = movies.filter(year__gte=year_min)
     if year_max is not None:
         movies = movies.filter(year__lte=year_max)
-    return movies.order_by(*ORDERINGS.get(ordering, ORDERINGS["popularity"])).prefetch_related("genres")
+    if ordering not in ORDERINGS or (ordering == "relevance" and not terms):
+        ordering = "relevance" if terms else "popularity"
+    return movies.order_by(*ORDERINGS[ordering]).prefetch_related("genres")
+
+
+def movie_suggestions(*, query: str, limit: int = 8) -> list[Movie]:
+    """The best few title matches for search-as-you-type (no genres: titles and years only)."""
+    if not search_terms(query):
+        return []
+    return list(movie_search(query=query).prefetch_related(None).only("pk", "title", "year")[:limit])
+
+
+def movie_search_hints(*, limit: int = 3) -> list[str]:
+    """Titles of a few of the most rated movies, to suggest as searches when nothing matched."""
+    return [movie.title for movie in movie_popular(limit=limit) if movie.title]
 
 
 def movie_list_popular(*, genre: str | None = None) -> QuerySet[Movie]:

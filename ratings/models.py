@@ -62,3 +62,22 @@ class WatchlistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} wants to watch {self.movie_id}"
+
+
+class SkippedMovie(models.Model):
+    """A movie the user said they haven't seen: never offered to them for rating again (onboarding,
+    "rate more") until they ask for skipped movies back. Unlike hiding, it does not touch picks."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skipped_movies"
+    )
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="ratings_skipped_one_per_user_movie")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} hasn't seen {self.movie_id}"

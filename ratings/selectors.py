@@ -3,9 +3,9 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, QuerySet
+from django.db.models import Avg, Count, F, OrderBy, QuerySet
 
-from .models import HALF_STARS, HiddenMovie, Rating, WatchlistEntry
+from .models import HALF_STARS, HiddenMovie, Rating, SkippedMovie, WatchlistEntry
 
 
 def user_excluded_movie_ids(*, user_id: int) -> set[int]:
@@ -15,16 +15,26 @@ def user_excluded_movie_ids(*, user_id: int) -> set[int]:
     return set(rated.union(hidden))
 
 
+def user_not_to_ask_movie_ids(*, user_id: int) -> set[int]:
+    """Movies never to offer ``user_id`` for rating: rated, hidden and skipped ("haven't seen it")."""
+    skipped = SkippedMovie.objects.filter(user_id=user_id).values_list("movie_id", flat=True)
+    return user_excluded_movie_ids(user_id=user_id) | set(skipped)
+
+
+def skipped_count_for_user(*, user_id: int) -> int:
+    return SkippedMovie.objects.filter(user_id=user_id).count()
+
+
 # --- Site helpers -----------------------------------------------------------------------------------
 
 #: Orderings of a member's own ratings list: key -> (label, order_by).
-RATING_ORDERINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+RATING_ORDERINGS: dict[str, tuple[str, tuple[str | OrderBy, ...]]] = {
     "recent": ("Recently rated", ("-updated_at", "-pk")),
     "oldest": ("First rated", ("updated_at", "pk")),
     "high": ("Highest rated", ("-value", "-updated_at", "-pk")),
     "low": ("Lowest rated", ("value", "-updated_at", "-pk")),
     "title": ("Title", ("movie__title", "movie__year", "pk")),
-    "year": ("Year", ("-movie__year", "movie__title", "pk")),
+    "year": ("Year", (F("movie__year").desc(nulls_last=True), "movie__title", "pk")),
 }
 
 
@@ -107,13 +117,14 @@ def rating_distribution(*, user_id: int) -> list[RatingBucket]:
 
 
 def rating_genre_tastes(*, user_id: int, limit: int = 8) -> list[GenreTaste]:
-    """The genres ``user_id`` rated most, with how many and their mean rating, most rated first."""
+    """The genres ``user_id`` likes most: their mean rating per genre, highest first (more ratings
+    first on a tie), with how many they rated."""
     rows = (
         Rating.objects.filter(user_id=user_id, movie__genres__isnull=False)
         .order_by()
         .values("movie__genres__name")
         .annotate(n=Count("pk"), mean=Avg("value"))
-        .order_by("-n", "-mean", "movie__genres__name")[:limit]
+        .order_by("-mean", "-n", "movie__genres__name")[:limit]
     )
     return [GenreTaste(r["movie__genres__name"], r["n"], float(r["mean"])) for r in rows]
 

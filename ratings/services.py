@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from catalog.models import Movie
 
-from .models import HALF_STARS, HiddenMovie, Rating, WatchlistEntry
+from .models import HALF_STARS, HiddenMovie, Rating, SkippedMovie, WatchlistEntry
 from .signals import ratings_changed
 from .stats import movie_stats_refresh
 
@@ -63,6 +63,8 @@ def rating_upsert(*, user_id: int, movie_id: int, value: object, at: datetime | 
         create_defaults={"value": number, "created_at": now, "updated_at": now},
     )
     movie_stats_refresh(movie_ids=[movie_id])
+    # Rated means seen: it leaves the watchlist.
+    WatchlistEntry.objects.filter(user_id=user_id, movie_id=movie_id).delete()
     _announce(user_id=user_id, movie_id=movie_id)
     return RatingResult(rating=rating, created=created)
 
@@ -112,3 +114,17 @@ def watchlist_add(*, user_id: int, movie_id: int) -> bool:
 def watchlist_remove(*, user_id: int, movie_id: int) -> bool:
     deleted, _ = WatchlistEntry.objects.filter(user_id=user_id, movie_id=movie_id).delete()
     return bool(deleted)
+
+
+def skip_add(*, user_id: int, movie_id: int) -> bool:
+    """ "Haven't seen it": never offer ``movie_id`` to ``user_id`` for rating again. False when it
+    already was skipped (idempotent)."""
+    _require_movie(movie_id)
+    _, created = SkippedMovie.objects.get_or_create(user_id=user_id, movie_id=movie_id)
+    return created
+
+
+def skips_clear(*, user_id: int) -> int:
+    """Offer every skipped movie again; returns how many there were."""
+    deleted, _ = SkippedMovie.objects.filter(user_id=user_id).delete()
+    return deleted

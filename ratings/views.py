@@ -27,8 +27,10 @@ from .selectors import (
     rating_distribution,
     rating_genre_tastes,
     rating_list_for_user,
-    user_excluded_movie_ids,
+    skipped_count_for_user,
     user_movie_marks,
+    user_not_to_ask_movie_ids,
+    user_ratings_by_movie,
     watchlist_for_user,
 )
 from .services import (
@@ -36,11 +38,14 @@ from .services import (
     hidden_remove,
     rating_delete,
     rating_upsert,
+    skip_add,
+    skips_clear,
     watchlist_add,
     watchlist_remove,
 )
 
-ONBOARDING_SKIPPED_KEY = "onboarding_skipped"
+#: Where the no-JavaScript "Undo" of a removed rating waits for the next page (site_tags reads it).
+RATING_UNDO_KEY = "rating_undo"
 RATINGS_PAGE_SIZE = 50
 
 
@@ -83,7 +88,10 @@ def rating_set(request: HttpRequest, movie_id: int) -> HttpResponse:
 @require_POST
 def rating_remove(request: HttpRequest, movie_id: int) -> HttpResponse:
     movie = get_object_or_404(Movie, pk=movie_id)
+    before = user_ratings_by_movie(user_id=member_id(request), movie_ids=[movie.pk]).get(movie.pk)
     removed = rating_delete(user_id=member_id(request), movie_id=movie.pk)
+    if removed and before is not None:
+        request.session[RATING_UNDO_KEY] = {"movie_id": movie.pk, "value": before}
     text = f"Removed your rating of {movie}." if removed else f"You had not rated {movie}."
     return _done(request, movie.pk, text)
 
@@ -130,22 +138,17 @@ def watchlist_toggle(request: HttpRequest, movie_id: int) -> HttpResponse:
 # --- Onboarding -------------------------------------------------------------------------------------
 
 
-def _skipped(request: HttpRequest) -> list[int]:
-    value = request.session.get(ONBOARDING_SKIPPED_KEY, [])
-    return [int(v) for v in value if isinstance(v, int)] if isinstance(value, list) else []
-
-
 @login_required
 def onboarding(request: HttpRequest) -> HttpResponse:
-    count = rating_count_for_user(user_id=member_id(request))
-    excluded = user_excluded_movie_ids(user_id=member_id(request)) | set(_skipped(request))
-    movies = movie_onboarding_candidates(exclude_ids=excluded, limit=12)
+    user_id = member_id(request)
+    count = rating_count_for_user(user_id=user_id)
+    movies = movie_onboarding_candidates(exclude_ids=user_not_to_ask_movie_ids(user_id=user_id), limit=12)
     context = {
         "movies": movies,
         "count": count,
         "goal": ONBOARDING_GOAL,
         "remaining": max(ONBOARDING_GOAL - count, 0),
-        "progress_percent": min(100, round(100 * count / ONBOARDING_GOAL)),
+        "skipped": skipped_count_for_user(user_id=user_id),
     }
     return render(request, "ratings/onboarding.html", context)
 
@@ -153,14 +156,27 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def onboarding_skip(request: HttpRequest, movie_id: int) -> HttpResponse:
-    """ "Haven't seen it": leave the movie out of this member's onboarding (kept in the session)."""
-    if not Movie.objects.filter(pk=movie_id).exists():
-        raise Http404("No such movie.")
-    skipped = _skipped(request)
-    if movie_id not in skipped:
-        request.session[ONBOARDING_SKIPPED_KEY] = [*skipped, movie_id][-500:]
+    """ "Haven't seen it": never offer the movie to this member for rating again (until they ask)."""
+    try:
+        skip_add(user_id=member_id(request), movie_id=movie_id)
+    except ValidationError:
+        raise Http404("No such movie.") from None
     if request.headers.get("X-Requested-With") == "fetch":
         return HttpResponse(status=204)
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("ratings:onboarding")
+
+
+@login_required
+@require_POST
+def onboarding_skips_clear(request: HttpRequest) -> HttpResponse:
+    """Offer the movies this member skipped again."""
+    cleared = skips_clear(user_id=member_id(request))
+    messages.success(request, f"{cleared} skipped movie{'s' if cleared != 1 else ''} can be offered again.")
     return redirect("ratings:onboarding")
 
 

@@ -18,20 +18,32 @@ from catalog.selectors import (
     movie_onboarding_candidates,
     movie_popular,
     movie_search,
+    movie_search_hints,
     movie_top_rated,
 )
 from ratings.models import ONBOARDING_GOAL
-from ratings.selectors import rating_count_for_user, user_excluded_movie_ids, user_movie_marks
+from ratings.selectors import rating_count_for_user, user_movie_marks, user_not_to_ask_movie_ids
 
 from . import serving
 
 logger = logging.getLogger(__name__)
 
 
-def _pick_cards(recs: serving.RecommendationSet) -> list[dict[str, object]]:
+def _pick_cards(recs: serving.RecommendationSet, *, user_id: int) -> list[dict[str, object]]:
+    """The picks as cards, each with the stars the model predicts the member would give it."""
     movies = [recs.movies[p.movie_id] for p in recs.picks if p.movie_id in recs.movies]
     prefetch_related_objects(movies, "genres")
-    return [{"movie": recs.movies[p.movie_id], "pick": p} for p in recs.picks if p.movie_id in recs.movies]
+    no_stars: dict[int, float] = {}
+    stars = serving.optional(
+        "predicted stars",
+        lambda: serving.predicted_stars_many(user_id=user_id, movie_ids=[m.pk for m in movies]),
+        no_stars,
+    )
+    return [
+        {"movie": recs.movies[p.movie_id], "pick": p, "predicted": stars.get(p.movie_id)}
+        for p in recs.picks
+        if p.movie_id in recs.movies
+    ]
 
 
 #: Movies per page when browsing or searching.
@@ -48,11 +60,9 @@ def movie_list(request: HttpRequest) -> HttpResponse:
         movie_ids=[movie.pk for movie in page.object_list],
     )
     filtered = bool(filters["query"] or filters["genre"] or filters["decade"])
-    return render(
-        request,
-        "catalog/movie_list.html",
-        {"form": form, "page": page, "marks": marks, "filters": filters, "filtered": filtered},
-    )
+    hints = movie_search_hints() if filtered and not page.object_list else []
+    context = {"form": form, "page": page, "marks": marks, "filters": filters, "filtered": filtered}
+    return render(request, "catalog/movie_list.html", {**context, "hints": hints})
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -61,8 +71,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "recommendations/home_visitor.html", visitor)
     user_id = member_id(request)
     recs = serving.recommendations_for_user(user_id=user_id, n=12)
-    cards = _pick_cards(recs)
-    excluded = user_excluded_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
+    cards = _pick_cards(recs, user_id=user_id)
+    excluded = user_not_to_ask_movie_ids(user_id=user_id) | {p.movie_id for p in recs.picks}
     rate_more = movie_onboarding_candidates(exclude_ids=excluded, limit=6)
     count = rating_count_for_user(user_id=user_id)
     context: dict[str, object] = {
@@ -89,7 +99,7 @@ def picks(request: HttpRequest) -> HttpResponse:
         "form": form,
         "filters": filters,
         "recs": recs,
-        "cards": _pick_cards(recs),
+        "cards": _pick_cards(recs, user_id=user_id),
         "marks": user_movie_marks(user_id=user_id, movie_ids=[p.movie_id for p in recs.picks]),
         "rating_count": rating_count_for_user(user_id=user_id),
         "goal": ONBOARDING_GOAL,

@@ -56,12 +56,15 @@ class MovieSearchQuerySerializer(QueryParamsSerializer):
         allow_blank=True,
         max_length=100,
         default="",
-        help_text="Words of the title, any order.",
+        help_text="Words of the title, any order; misspelt words and numbers as words match too.",
     )
     genre = serializers.CharField(required=False, max_length=64, help_text="A genre name, e.g. Comedy.")
     decade = DecadeField(required=False, help_text="First year of a decade, e.g. 1990.")
     year_min = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
     year_max = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
     ordering = serializers.ChoiceField(
-        choices=list(ORDERINGS), required=False, default="popularity", help_text="Default: popularity."
+        choices=list(ORDERINGS),
+        required=False,
+        default="relevance",
+        help_text="Default: relevance (best title match first) with q, popularity without.",
     )

@@ -9,6 +9,7 @@ from django.utils.timesince import timesince
 from catalog.models import Movie
 from ratings.models import HALF_STARS
 from ratings.selectors import MovieMarks
+from ratings.views import RATING_UNDO_KEY
 
 register = template.Library()
 
@@ -32,6 +33,12 @@ def stars_text(value: float | None) -> str:
         return "not rated"
     number = f"{value:g}"
     return f"{number} star" if value == 1 else f"{number} stars"
+
+
+@register.filter
+def lookup(mapping: dict[int, float] | None, key: int) -> float | None:
+    """``mapping[key]``, or None (a card's predicted stars from a {movie id: stars} dict)."""
+    return mapping.get(key) if mapping else None
 
 
 @register.filter
@@ -83,13 +90,16 @@ def movie_card(
     movie: Movie,
     marks: MovieMarks | None = None,
     reason: str = "",
-    widget: bool = False,
-    actions: bool = False,
+    widget: bool = True,
+    actions: bool = True,
     skip: bool = False,
     drop: bool = False,
     prefix: str = "",
     heading: str = "h3",
+    predicted: float | None = None,
 ) -> dict[str, object]:
+    """A movie as a card; for a member it carries the rating widget and the watchlist and "not
+    interested" buttons (every list, so members rate in place), and optionally "Haven't seen it"."""
     marks = marks or NO_MARKS
     request = context["request"]
     user = context.get("user")
@@ -100,6 +110,7 @@ def movie_card(
         "hidden": movie.pk in marks.hidden,
         "on_watchlist": movie.pk in marks.watchlist,
         "reason": reason,
+        "predicted": predicted,
         "widget": widget,
         "actions": actions,
         "skip": skip,
@@ -124,4 +135,19 @@ def movie_toggles(
         "drop": drop,
         "csrf_token": context.get("csrf_token"),
         "next": context["request"].get_full_path(),
+    }
+
+
+@register.inclusion_tag("includes/rating_undo.html", takes_context=True)
+def rating_undo_form(context: template.Context) -> dict[str, object]:
+    """An "Undo" button under the message of a rating just removed (the no-JavaScript path)."""
+    request = context["request"]
+    undo = request.session.pop(RATING_UNDO_KEY, None) if hasattr(request, "session") else None
+    valid = (
+        isinstance(undo, dict) and isinstance(undo.get("movie_id"), int) and undo.get("value") in HALF_STARS
+    )
+    return {
+        "undo": undo if valid else None,
+        "csrf_token": context.get("csrf_token"),
+        "next": request.get_full_path(),
     }

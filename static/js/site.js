@@ -89,10 +89,26 @@
   const starsText = (value) => `${Number(value)} star${Number(value) === 1 ? "" : "s"}`;
 
   // --- Ratings --------------------------------------------------------------------------------------
+  // A radio group: a click on a star saves it; by keyboard the arrow keys only move (nothing is saved
+  // while exploring) and Enter or Space saves the star in focus. Leaving the group unsaved puts the
+  // saved rating back.
+
+  const radios = (form) => Array.from(form.querySelectorAll("input[name=value]"));
+
+  function showValue(form, value) {
+    form.querySelector("[data-rating-value]").textContent = value ? Number(value).toFixed(1) : "–";
+  }
+
+  function restoreSaved(form) {
+    const saved = form.dataset.saved;
+    radios(form).forEach((radio) => (radio.checked = saved !== "" && Number(radio.value) === Number(saved)));
+    showValue(form, saved);
+  }
 
   async function saveRating(form, value) {
     const movieId = form.dataset.movieId;
-    const hadRating = form.dataset.rated === "true";
+    const hadRating = form.dataset.saved !== "";
+    delete form.dataset.pending;
     announce(form, "Saving…");
     try {
       await api(form, "PUT", `ratings/${movieId}/`, { value: Number(value) });
@@ -101,9 +117,10 @@
       announce(form, error.message, true);
       return;
     }
-    form.dataset.rated = "true";
-    form.querySelector("[data-rating-value]").textContent = Number(value).toFixed(1);
+    form.dataset.saved = Number(value).toFixed(1);
+    restoreSaved(form);
     form.querySelector("[data-rating-remove]")?.removeAttribute("hidden");
+    form.querySelector("[data-rating-undo]")?.setAttribute("hidden", "");
     announce(form, `Saved: ${starsText(value)}.`);
     const card = form.closest("[data-card]");
     if (!card) {
@@ -116,6 +133,7 @@
 
   async function removeRating(form, submitter) {
     const movieId = form.dataset.movieId;
+    const previous = form.dataset.saved;
     announce(form, "Removing…");
     try {
       await api(form, "DELETE", `ratings/${movieId}/`);
@@ -124,28 +142,60 @@
       announce(form, error.message, true);
       return;
     }
-    form.dataset.rated = "false";
-    form.querySelectorAll("input[type=radio]").forEach((radio) => (radio.checked = false));
-    form.querySelector("[data-rating-value]").textContent = "–";
+    form.dataset.saved = "";
+    restoreSaved(form);
     submitter?.setAttribute("hidden", "");
-    announce(form, "Rating removed.");
+    const undo = form.querySelector("[data-rating-undo]");
+    if (undo && previous) {
+      undo.dataset.value = previous;
+      undo.removeAttribute("hidden");
+      undo.focus(); // the Remove button is gone: keep the keyboard where it was
+    }
+    announce(form, `Rating removed (it was ${starsText(previous)}).`);
     if (!form.closest("[data-card]")) {
       document.querySelectorAll("[data-your-rating]").forEach((el) => (el.textContent = "Not rated yet"));
     }
-    const row = form.closest(".rating-row");
-    if (row) leave(row);
     document.dispatchEvent(new CustomEvent("rating:removed", { detail: { movieId } }));
   }
 
   function enhanceRating(form) {
-    form.dataset.rated = form.querySelector("input[type=radio]:checked") ? "true" : "false";
-    let timer = null;
+    const stars = form.querySelector(".stars");
+    let byPointer = false;
+    form.querySelectorAll("label.star").forEach((label) =>
+      label.addEventListener("pointerdown", () => (byPointer = true)),
+    );
     form.addEventListener("change", (event) => {
       if (event.target.name !== "value") return;
-      // Arrow keys move through every half star; save the one the member settles on.
-      clearTimeout(timer);
       const value = event.target.value;
-      timer = setTimeout(() => saveRating(form, value), 350);
+      if (byPointer) {
+        byPointer = false;
+        return saveRating(form, value);
+      }
+      // Arrow keys: show where the member is, save nothing yet.
+      form.dataset.pending = value;
+      showValue(form, value);
+      announce(form, `${starsText(value)}: press Enter to save.`);
+    });
+    form.addEventListener("keydown", (event) => {
+      const radio = event.target;
+      if (radio.name !== "value" || !(event.key === "Enter" || event.key === " ")) return;
+      event.preventDefault();
+      radio.checked = true;
+      saveRating(form, radio.value);
+    });
+    form.addEventListener("focusout", (event) => {
+      if (form.dataset.pending === undefined || stars.contains(event.relatedTarget)) return;
+      delete form.dataset.pending;
+      restoreSaved(form);
+      announce(form, "");
+    });
+    form.querySelector("[data-rating-undo]")?.addEventListener("click", async (event) => {
+      const undo = event.currentTarget;
+      await saveRating(form, undo.dataset.value);
+      if (form.dataset.saved) {
+        const checked = form.querySelector("input[name=value]:checked");
+        checked?.focus();
+      }
     });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -153,7 +203,6 @@
       if (submitter && "ratingRemove" in submitter.dataset) return removeRating(form, submitter);
       const checked = form.querySelector("input[name=value]:checked");
       if (!checked) return announce(form, "Choose a rating first.", true);
-      clearTimeout(timer);
       saveRating(form, checked.value);
     });
   }
@@ -187,14 +236,14 @@
     });
   }
 
-  // --- Onboarding ------------------------------------------------------------------------------------
+  // --- Onboarding and "Haven't seen it" -----------------------------------------------------------------
 
   function enhanceOnboarding(section) {
     const goal = Number(section.dataset.goal);
     let count = Number(section.dataset.count);
     const update = () => {
       const remaining = Math.max(goal - count, 0);
-      section.querySelector("[data-onboarding-bar]").style.width = `${Math.min(100, (100 * count) / goal)}%`;
+      section.querySelector("[data-onboarding-bar]").value = Math.min(count, goal);
       section.querySelector("[data-onboarding-text]").textContent = remaining
         ? `You’ve rated ${count} of ${goal}. ${remaining} to go.`
         : `You’ve rated ${count} movies: your picks are ready.`;
@@ -208,26 +257,131 @@
       count = Math.max(count - 1, 0);
       update();
     });
-    section.querySelectorAll("form[data-skip]").forEach((form) => {
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        try {
-          const response = await fetch(form.action, {
-            method: "POST",
-            credentials: "same-origin",
-            headers: { "X-CSRFToken": csrfToken(form), "X-Requested-With": "fetch" },
-            body: new FormData(form),
-          });
-          if (!response.ok) throw new Error(String(response.status));
-          leave(form.closest("[data-card]"));
-        } catch {
-          HTMLFormElement.prototype.submit.call(form);
-        }
-      });
+  }
+
+  function enhanceSkip(form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const response = await fetch(form.action, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRFToken": csrfToken(form), "X-Requested-With": "fetch" },
+          body: new FormData(form),
+        });
+        if (!response.ok) throw new Error(String(response.status));
+        leave(form.closest("[data-card]"));
+      } catch {
+        HTMLFormElement.prototype.submit.call(form);
+      }
     });
+  }
+
+  // --- Search suggestions ------------------------------------------------------------------------------
+  // A combobox over a search field: titles as you type (GET /movies/suggest/?q=), arrow keys to move,
+  // Enter to open the movie, Escape to close. Without this file the field is a plain search box.
+
+  let comboboxCount = 0;
+
+  function enhanceSearch(input) {
+    const url = input.dataset.suggestUrl;
+    const id = `suggestions-${++comboboxCount}`;
+    const list = document.createElement("ul");
+    list.id = id;
+    list.className = "suggestions";
+    list.setAttribute("role", "listbox");
+    list.setAttribute("aria-label", "Suggested movies");
+    list.hidden = true;
+    input.parentElement.classList.add("has-suggestions");
+    input.insertAdjacentElement("afterend", list);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", id);
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("autocomplete", "off");
+    let active = -1;
+    let timer = null;
+    let controller = null;
+
+    const options = () => Array.from(list.querySelectorAll("[role=option]"));
+    const close = () => {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+      active = -1;
+    };
+    const highlight = (index) => {
+      const items = options();
+      active = index;
+      items.forEach((item, i) => item.setAttribute("aria-selected", String(i === index)));
+      if (items[index]) input.setAttribute("aria-activedescendant", items[index].id);
+      else input.removeAttribute("aria-activedescendant");
+    };
+    const render = (items) => {
+      list.replaceChildren();
+      items.forEach((item, i) => {
+        const li = document.createElement("li");
+        li.id = `${id}-${i}`;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.dataset.url = item.url;
+        li.textContent = item.year ? `${item.title} (${item.year})` : item.title;
+        li.addEventListener("mousedown", (event) => event.preventDefault());
+        li.addEventListener("click", () => (window.location.href = item.url));
+        list.append(li);
+      });
+      const open = items.length > 0;
+      list.hidden = !open;
+      input.setAttribute("aria-expanded", String(open));
+      active = -1;
+    };
+    const fetchSuggestions = async () => {
+      const query = input.value.trim();
+      if (query.length < 2) return close();
+      controller?.abort();
+      controller = new AbortController();
+      try {
+        const response = await fetch(`${url}?q=${encodeURIComponent(query)}`, {
+          headers: { Accept: "application/json" },
+          signal: controller.signal,
+        });
+        if (!response.ok) return close();
+        const data = await response.json();
+        if (input.value.trim() === query) render(data.items || []);
+      } catch {
+        // Aborted by the next keystroke, or offline: the plain search still works.
+      }
+    };
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(fetchSuggestions, 150);
+    });
+    input.addEventListener("keydown", (event) => {
+      const items = options();
+      if (event.key === "ArrowDown" && items.length) {
+        event.preventDefault();
+        if (list.hidden) {
+          list.hidden = false;
+          input.setAttribute("aria-expanded", "true");
+        }
+        highlight((active + 1) % items.length);
+      } else if (event.key === "ArrowUp" && items.length && !list.hidden) {
+        event.preventDefault();
+        highlight(active <= 0 ? items.length - 1 : active - 1);
+      } else if (event.key === "Escape" && !list.hidden) {
+        event.preventDefault();
+        close();
+      } else if (event.key === "Enter" && !list.hidden && items[active]) {
+        event.preventDefault();
+        window.location.href = items[active].dataset.url;
+      }
+    });
+    input.addEventListener("blur", () => setTimeout(close, 100));
   }
 
   document.querySelectorAll("form[data-rating-form]").forEach(enhanceRating);
   document.querySelectorAll("form[data-toggle]").forEach(enhanceToggle);
   document.querySelectorAll("[data-onboarding]").forEach(enhanceOnboarding);
+  document.querySelectorAll("form[data-skip]").forEach(enhanceSkip);
+  document.querySelectorAll("input[data-suggest-url]").forEach(enhanceSearch);
 })();

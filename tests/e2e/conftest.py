@@ -25,7 +25,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "e2e"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "var" / "test-artifacts" / "e2e"
+# axe-core's browser build, installed by `make system-deps` (npm, under var/; never committed).
+AXE_JS = Path(
+    os.environ.get("AXE_CORE_PATH", ROOT / "var" / "node" / "node_modules" / "axe-core" / "axe.min.js")
+)
+#: The viewports the issue tries the site at: a laptop and a phone.
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
 
 # Well-known movies with plausible statistics, so pages (and the README screenshots) look real.
 CATALOGUE = [
@@ -112,9 +122,8 @@ def browser():
 
 
 def _context(browser, live_server, **options):
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1200, "height": 850}, **options
-    )
+    options.setdefault("viewport", {"width": 1200, "height": 850})
+    context = browser.new_context(base_url=live_server.url, **options)
     context.set_default_timeout(10_000)
     return context
 
@@ -152,3 +161,38 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def device_page(request, browser, live_server):
+    """A page at each of the issue's viewports (desktop 1280x800, phone 390x844 with touch)."""
+    context = _context(browser, live_server, **VIEWPORTS[request.param])
+    page = context.new_page()
+    page.device = request.param
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture(scope="session")
+def axe_source():
+    if not AXE_JS.exists():
+        pytest.fail(f"axe-core is missing at {AXE_JS}: run `make system-deps`")
+    return AXE_JS.read_text()
+
+
+def axe_violations(page, source: str) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.2 A/AA rules)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(source)  # through the DevTools protocol, so a Content-Security-Policy allows it
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {runOnly: {type: 'tag', values:
+                ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}});
+            return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => v.id + ': ' + v.help + ' -> ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+        }"""
+    )
+    return list(result)

@@ -55,8 +55,11 @@ def test_sign_up_onboarding_personal_picks_rate_and_hide(page, catalogue, eager_
     keyboard_card = cards.nth(4)
     rated.append(keyboard_card.locator(".card__title").inner_text())
     keyboard_card.locator("input[type=radio]").first.focus()
-    for _ in range(7):  # 0.5 -> 4.0 with the arrow key
+    for _ in range(7):  # 0.5 -> 4.0 with the arrow key: nothing is saved while moving
         page.keyboard.press("ArrowRight")
+    expect(keyboard_card.locator("[data-rating-status]")).to_have_text("4 stars: press Enter to save.")
+    assert Rating.objects.filter(user=user).count() == 4
+    page.keyboard.press("Enter")
     expect(keyboard_card.locator("[data-rating-status]")).to_have_text("Saved: 4 stars.")
     expect(page.locator("[data-onboarding-text]")).to_have_text(
         "You’ve rated 5 movies: your picks are ready."
@@ -143,22 +146,23 @@ def test_movie_page_rating_hide_and_watchlist_in_place(page, catalogue):
     log_in(page, "erin")
     movie = catalogue["Fargo"]
     page.goto(f"/movies/{movie.pk}/")
+    panel = page.locator("#rate")
     expect(page.get_by_role("heading", name="Fargo")).to_be_visible()
     expect(page.get_by_role("link", name="IMDb")).to_have_count(0)
     page.locator(".panel label[title='4.5 stars']").click()
     expect(page.locator("[data-your-rating]")).to_have_text("★ 4.5")
     url_before = page.url
-    page.get_by_role("button", name="+ Watchlist").click()
-    expect(page.get_by_role("button", name="✓ On your watchlist")).to_be_visible()
-    page.get_by_role("button", name="Not interested").click()
-    expect(page.get_by_role("button", name="Hidden · show again")).to_be_visible()
+    panel.get_by_role("button", name="+ Watchlist").click()
+    expect(panel.get_by_role("button", name="✓ On your watchlist")).to_be_visible()
+    panel.get_by_role("button", name="Not interested").click()
+    expect(panel.get_by_role("button", name="Hidden · show again")).to_be_visible()
     assert page.url == url_before  # saved in place, no reload
     user = User.objects.get(username="erin")
     assert Rating.objects.get(user=user, movie=movie).value == 4.5
     assert WatchlistEntry.objects.filter(user=user, movie=movie).exists()
     assert HiddenMovie.objects.filter(user=user, movie=movie).exists()
     shot(page, "09-movie-page")
-    page.get_by_role("button", name="Remove").click()
+    panel.get_by_role("button", name="Remove").click()
     expect(page.locator("[data-your-rating]")).to_have_text("Not rated yet")
     assert not Rating.objects.filter(user=user, movie=movie).exists()
 
@@ -169,13 +173,14 @@ def test_rating_widget_works_without_javascript(page_without_js, catalogue):
     log_in(page, "finn")
     movie = catalogue["Casablanca"]
     page.goto(f"/movies/{movie.pk}/")
+    panel = page.locator("#rate")
     page.locator(".panel label[title='3.5 stars']").click()
-    page.get_by_role("button", name="Save rating").click()
+    panel.get_by_role("button", name="Save rating").click()
     expect(page.locator(".message")).to_have_text("You rated Casablanca (1942) 3.5 stars.")
     expect(page.locator("[data-your-rating]")).to_have_text("★ 3.5")
-    page.get_by_role("button", name="Remove").click()
+    panel.get_by_role("button", name="Remove").click()
     expect(page.locator(".message")).to_have_text("Removed your rating of Casablanca (1942).")
-    page.get_by_role("button", name="Not interested").click()
+    panel.get_by_role("button", name="Not interested").click()
     expect(page.locator(".message")).to_have_text("Casablanca (1942) won’t be recommended to you again.")
     user = User.objects.get(username="finn")
     assert not Rating.objects.filter(user=user).exists()

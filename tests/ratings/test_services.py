@@ -98,3 +98,34 @@ def test_explicit_timestamp_is_kept():
     at = dt.datetime(2001, 9, 9, 1, 46, 40, tzinfo=dt.UTC)
     result = rating_upsert(user_id=user.pk, movie_id=movie.pk, value=1, at=at)
     assert Rating.objects.get(pk=result.rating.pk).created_at == at
+
+
+def test_rating_a_movie_takes_it_off_the_watchlist_only():
+    from ratings.models import WatchlistEntry
+    from ratings.services import watchlist_add
+
+    user, other = UserFactory(), UserFactory()
+    movie, later = MovieFactory(), MovieFactory()
+    for who in (user, other):
+        watchlist_add(user_id=who.pk, movie_id=movie.pk)
+    watchlist_add(user_id=user.pk, movie_id=later.pk)
+    rating_upsert(user_id=user.pk, movie_id=movie.pk, value=4.0)
+    assert set(WatchlistEntry.objects.values_list("user_id", "movie_id")) == {
+        (user.pk, later.pk),
+        (other.pk, movie.pk),
+    }
+
+
+def test_skips_are_per_member_idempotent_and_cleared_on_request():
+    from ratings.models import SkippedMovie
+    from ratings.services import skip_add, skips_clear
+
+    user, other = UserFactory(), UserFactory()
+    movie = MovieFactory()
+    assert skip_add(user_id=user.pk, movie_id=movie.pk) is True
+    assert skip_add(user_id=user.pk, movie_id=movie.pk) is False
+    skip_add(user_id=other.pk, movie_id=movie.pk)
+    with pytest.raises(ValidationError, match=r"There is no movie with id 999999\."):
+        skip_add(user_id=user.pk, movie_id=999_999)
+    assert skips_clear(user_id=user.pk) == 1
+    assert list(SkippedMovie.objects.values_list("user_id", flat=True)) == [other.pk]

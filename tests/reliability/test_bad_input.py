@@ -296,8 +296,8 @@ SIGNUPS = [
     ({"email": "not-an-email"}, "email"),
     # A taken email is not an error (that would tell who has an account): test_hardening.py, item 6.
     ({"password2": "something-else-42!"}, "password2"),
-    ({"password1": "password", "password2": "password"}, "password2"),
-    ({"password1": "12345678901", "password2": "12345678901"}, "password2"),
+    ({"password1": "password", "password2": "password"}, "password1"),  # rules show under the password
+    ({"password1": "12345678901", "password2": "12345678901"}, "password1"),
 ]
 
 

@@ -62,11 +62,17 @@ def test_sign_up_creates_a_member_logs_them_in_and_starts_onboarding(db):
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"password1": "password", "password2": "password"}, "password2", "This password is too common."),
+        # Rules about the password show under the password, not under its confirmation.
+        ({"password1": "password", "password2": "password"}, "password1", "This password is too common."),
         (
             {"password1": "12345678901", "password2": "12345678901"},
-            "password2",
+            "password1",
             "This password is entirely numeric.",
+        ),
+        (
+            {"username": "marmaladefox", "password1": "marmaladefox1", "password2": "marmaladefox1"},
+            "password1",
+            "The password is too similar to the username.",
         ),
         ({"password2": "something-else-7"}, "password2", "The two password fields didn’t match."),
         ({"username": "movielens:1"}, "username", "Usernames cannot contain ':'."),
@@ -187,3 +193,21 @@ def test_account_forms_enforce_csrf(member, url, data):
     response = Client(enforce_csrf_checks=True).post(url, data)
     assert response.status_code == 403
     assert "That form expired" in response.content.decode()
+
+
+def test_sign_up_from_a_movie_page_comes_back_to_it(db):
+    from tests.factories import MovieFactory
+
+    movie = MovieFactory(title="Fargo", year=1996)
+    page = Client().get(f"/movies/{movie.pk}/").content.decode()
+    assert f'href="/accounts/signup/?next=/movies/{movie.pk}/"' in page
+    form = Client().get("/accounts/signup/", {"next": f"/movies/{movie.pk}/"}).content.decode()
+    assert f'<input type="hidden" name="next" value="/movies/{movie.pk}/">' in form
+    assert f'href="/accounts/login/?next=/movies/{movie.pk}/"' in form
+    response = signup(Client(), next=f"/movies/{movie.pk}/")
+    assert response["Location"] == f"/movies/{movie.pk}/"
+    # Somewhere else is refused: the usual first step instead.
+    assert (
+        signup(Client(), username="dan", email="dan@example.com", next="https://evil.example/")["Location"]
+        == "/welcome/"
+    )

@@ -6,7 +6,7 @@ import io
 import pytest
 from django.test import Client
 
-from ratings.models import HiddenMovie, Rating, WatchlistEntry
+from ratings.models import HiddenMovie, Rating, SkippedMovie, WatchlistEntry
 from tests.factories import RatingFactory
 
 from .conftest import make_movie
@@ -171,7 +171,8 @@ def test_about_your_ratings_shows_real_numbers(movies, member, member_client):
     counts = {b.value: b.count for b in response.context["buckets"]}
     assert counts == {0.5: 0, 1.0: 0, 1.5: 0, 2.0: 1, 2.5: 0, 3.0: 0, 3.5: 0, 4.0: 0, 4.5: 2, 5.0: 1}
     tastes = [(t.name, t.count, t.mean) for t in response.context["tastes"]]
-    assert tastes == [("Action", 2, 4.75), ("Sci-Fi", 2, 4.75), ("Horror", 2, 3.25), ("Drama", 1, 4.5)]
+    # Ordered by how much the member likes them (the mean), not by how many they rated.
+    assert tastes == [("Action", 2, 4.75), ("Sci-Fi", 2, 4.75), ("Drama", 1, 4.5), ("Horror", 2, 3.25)]
     html = response.content.decode()
     assert "You’ve rated <strong>4</strong> movies, <strong>★ 4.00</strong> on average." in html
 
@@ -194,6 +195,32 @@ def test_onboarding_offers_known_movies_across_genres_and_skips(movies, member, 
     assert {"The Matrix", "The Godfather", "Alien"}.isdisjoint(offered)
     assert "You’ve rated 1 of 5. 4 to go." in response.content.decode()
     assert member_client.post("/welcome/skip/999999/").status_code == 404
+    assert set(SkippedMovie.objects.filter(user=member).values_list("movie_id", flat=True)) == {
+        movies["godfather"].pk,
+        movies["alien"].pk,
+    }
+
+
+def test_skips_are_remembered_in_a_new_session_and_on_home(movies, genres, member, member_client):
+    for i in range(15):  # more movies than home's picks, so it has some to "rate more"
+        make_movie(f"Extra {i}", 2000, [genres["Drama"]], count=100 - i, mean=3.5)
+    member_client.post(f"/welcome/skip/{movies['matrix'].pk}/", {"next": "/"})
+    later = Client()
+    later.force_login(member, backend="django.contrib.auth.backends.ModelBackend")
+    assert "The Matrix" not in [m.title for m in later.get("/welcome/").context["movies"]]
+    assert "The Matrix" not in [m.title for m in later.get("/").context["rate_more"]]
+    html = later.get("/welcome/").content.decode()
+    assert "You said you haven’t seen 1 movie." in html
+    # "Haven't seen it" on home's "rate more" goes back home.
+    response = later.post(f"/welcome/skip/{movies['godfather'].pk}/", {"next": "/"})
+    assert response["Location"] == "/"
+    assert 'action="/welcome/skip/' in later.get("/").content.decode()
+    # Asking for them back offers them again.
+    response = later.post("/welcome/skipped/clear/", follow=True)
+    assert "2 skipped movies can be offered again." in response.content.decode()
+    assert "The Matrix" in [m.title for m in response.context["movies"]]
+    assert not SkippedMovie.objects.filter(user=member).exists()
+    assert later.get("/welcome/skipped/clear/").status_code == 405
 
 
 def test_onboarding_says_when_picks_are_ready(movies, member, member_client):
@@ -201,7 +228,7 @@ def test_onboarding_says_when_picks_are_ready(movies, member, member_client):
         RatingFactory(user=member, movie=movies[key], value=4.0)
     html = member_client.get("/welcome/").content.decode()
     assert "You’ve rated 5 movies: your picks are ready." in html
-    assert "<p data-onboarding-done>" in html
+    assert '<a class="btn btn-primary" href="/picks/" data-onboarding-done>' in html
 
 
 def test_onboarding_spreads_over_genres(genres):
@@ -217,3 +244,46 @@ def test_onboarding_spreads_over_genres(genres):
     assert len(offered) == 12
     assert offered[-2:] == ["Lone comedy", "Lone horror"]
     assert offered[:10] == [f"Drama {i}" for i in range(10)]
+
+
+def test_removing_a_rating_without_javascript_offers_an_undo_once(movies, member, member_client):
+    movie = movies["heat"]
+    RatingFactory(user=member, movie=movie, value=3.5)
+    response = member_client.post(f"/movies/{movie.pk}/rating/remove/", {"next": "/me/ratings/"}, follow=True)
+    html = response.content.decode()
+    assert "Removed your rating of Heat (1995)." in html
+    assert f'<form method="post" action="/movies/{movie.pk}/rating/" class="message-action">' in html
+    assert '<input type="hidden" name="value" value="3.5">' in html
+    assert "Undo: rate it 3.5 again" in html
+    assert "Undo:" not in member_client.get("/me/ratings/").content.decode()  # shown once
+    member_client.post(f"/movies/{movie.pk}/rating/", {"value": "3.5", "next": "/me/ratings/"})
+    assert Rating.objects.get(user=member, movie=movie).value == 3.5
+
+
+def test_every_member_page_links_to_not_interested(member_client, movies):
+    html = member_client.get("/me/ratings/").content.decode()
+    assert '<a href="/me/hidden/">Not interested</a>' in html
+
+
+def test_member_home_headings_go_in_order(movies, member_client):
+    import itertools
+    import re
+
+    html = member_client.get("/").content.decode()
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", html)]
+    assert levels[0] == 1
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), levels
+
+
+def test_the_no_javascript_error_page_spaces_its_buttons(movies, member_client):
+    response = member_client.post(f"/movies/{movies['heat'].pk}/rating/", {"value": "7"})
+    assert response.status_code == 400
+    assert '<p class="button-row"><a class="btn btn-primary"' in response.content.decode()
+
+
+def test_my_ratings_by_year_put_movies_without_a_year_last(movies, member, member_client):
+    junk = make_movie("unknown", None)
+    for movie in (junk, movies["heat"], movies["alien"]):
+        RatingFactory(user=member, movie=movie, value=3.0)
+    rows = member_client.get("/me/ratings/", {"sort": "year"}).context["page"].object_list
+    assert [r.movie.title for r in rows] == ["Heat", "Alien", "unknown"]

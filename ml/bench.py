@@ -62,6 +62,17 @@ COLUMNS = [
     "train_seconds",
     "examples_per_second",
 ]
+#: the other protocols' figures, a second table in the Markdown section
+PROTOCOL_COLUMNS = [
+    "model",
+    "ndcg@10",
+    "shuffled_ndcg@10",
+    "random_ndcg@10",
+    "loo_hr@10",
+    "loo_ndcg@10",
+    "shuffled_recall@10",
+    "random_recall@10",
+]
 MARK_START, MARK_END = "<!-- ml-bench:start -->", "<!-- ml-bench:end -->"
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -320,20 +331,23 @@ def _fmt(value: Any, digits: int) -> str:
     return str(value)
 
 
-def format_table(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
+def format_table(
+    rows: list[dict[str, Any]], *, markdown: bool = False, columns: list[str] | None = None
+) -> str:
+    cols = columns or COLUMNS
     digits = {"train_seconds": 1, "examples_per_second": 0}
-    cells = [[_fmt(r[c], digits.get(c, 4)) for c in COLUMNS] for r in rows]
+    cells = [[_fmt(r.get(c), digits.get(c, 4)) for c in cols] for r in rows]
     if markdown:
         lines = [
-            "| " + " | ".join(COLUMNS) + " |",
-            "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|",
+            "| " + " | ".join(cols) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
         ]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(c[j]) for c in cells)) for j, h in enumerate(COLUMNS)]
+    widths = [max(len(h), *(len(c[j]) for c in cells)) for j, h in enumerate(cols)]
     lines = [
         "  ".join(
-            h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(COLUMNS, widths, strict=True))
+            h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(cols, widths, strict=True))
         )
     ]
     lines += [
@@ -391,7 +405,17 @@ def update_markdown(
         "",
         format_table(rows, markdown=True),
         "",
+        "The same models under the other protocols (docs/ML.md): the temporal split with each user's "
+        "training order shuffled (taste only), 10 random ratings per user, and leave-one-out against "
+        "99 sampled negatives (He et al. 2017).",
+        "",
+        format_table(rows, markdown=True, columns=PROTOCOL_COLUMNS),
+        "",
     ]
+    for r in rows:
+        seen = [k for k in r if k not in COLUMNS and k not in PROTOCOL_COLUMNS]
+        if seen:
+            body += [f"`{r['model']}`: " + ", ".join(f"{k} {_fmt(r[k], 3)}" for k in seen), ""]
     if plot:
         rel = os.path.relpath(plot, p.parent)
         body += [f"![ranking metrics]({rel})", ""]
@@ -448,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         config_overrides=json.loads(args.config) if args.config else None,
     )
     print(format_table(rows))
+    print(format_table(rows, columns=PROTOCOL_COLUMNS))
     _log(f"benchmark took {time.perf_counter() - started:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")

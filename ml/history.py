@@ -52,6 +52,11 @@ class HistoryWeighting:
             recency = np.ones_like(ratings)
         return (liked * recency).astype(np.float32)
 
+    def input_order_times(self, n: int) -> np.ndarray:
+        """Timestamps for ratings given in chronological order without times: each one its own
+        moment (spaced wider than `recency_window`)."""
+        return np.arange(n, dtype=np.float64) * (self.recency_window + 1.0)
+
     def taste_weights(self, ratings: np.ndarray) -> np.ndarray:
         """The order-free weights of the taste columns: the rating part alone."""
         ratings = np.asarray(ratings, dtype=np.float32)

@@ -182,7 +182,11 @@ class Scorer:
         r = np.asarray(ratings, dtype=np.float32).ravel()
         if len(r) != len(idx):
             raise ValueError("item_ids and ratings differ in length")
-        ts = np.arange(len(r)) if timestamps is None else np.asarray(timestamps, dtype=np.float64).ravel()
+        ts = (
+            self.weighting.input_order_times(len(r))
+            if timestamps is None
+            else np.asarray(timestamps, dtype=np.float64).ravel()
+        )
         idx, r, ts = idx[known], r[known], ts[known]
         if len(idx) == 0:
             dim = self.arrays["rating_item_factors"].shape[1] if self.has_stars else 0
@@ -344,7 +348,7 @@ class Scorer:
         idx, hist_known = self.items.lookup(history_items)
         r = np.asarray(history_ratings, np.float32).ravel()
         ts = (
-            np.arange(len(r))
+            self.weighting.input_order_times(len(r))
             if history_timestamps is None
             else np.asarray(history_timestamps, np.float64).ravel()
         )

@@ -490,8 +490,9 @@ def train(
 
     users, items  raw ids, any integers
     ratings       stars; None = implicit feedback (every interaction counts as liked)
-    timestamps    when each rating was made; None = the input order is each user's chronological
-                  order (the first row of a user is their oldest rating)
+    timestamps    when each rating was made, in seconds; None = the input order is each user's
+                  chronological order (the first row of a user is their oldest rating, each row its
+                  own moment for the recency window)
     implicit      True (or ratings=None): implicit-feedback training, no star head; the model
                   ranks and explains but has no stars (`Scorer.has_stars` is False). With ratings,
                   they still weigh liked (>= 4) against other interactions.
@@ -509,7 +510,9 @@ def train(
         ratings = np.full(len(users), max(config.history.like_threshold, 1.0), np.float32)
     ratings = np.asarray(ratings, np.float32)
     timestamps = (
-        np.arange(len(users), dtype=np.float64) if timestamps is None else np.asarray(timestamps, np.float64)
+        config.history.input_order_times(len(users))
+        if timestamps is None
+        else np.asarray(timestamps, np.float64)
     )
     if not len(users) == len(items) == len(ratings) == len(timestamps) or len(users) == 0:
         raise ValueError("users, items, ratings and timestamps must be non-empty and of equal length")

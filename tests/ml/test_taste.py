@@ -94,3 +94,15 @@ def test_similar_movies_trade_closeness_against_popularity():
     scorer = _handmade_scorer(out, item_bias=np.array([0.0, -3.0, 3.0, 0.0]))
     assert scorer.similar_items(1, 1, popularity_weight=0.0)[0].tolist() == [2]  # the closest
     assert scorer.similar_items(1, 1, popularity_weight=1.0)[0].tolist() == [3]  # popular enough
+
+
+def test_without_timestamps_each_rating_is_its_own_moment_and_a_minute_is_one_moment(trained):
+    scorer = trained.result.scorer
+    items, stars = [1, 2, 3, 4, 5, 6], [5.0, 4.0, 5.0, 2.0, 4.5, 5.0]
+    hours = np.arange(6) * 3600.0
+    in_order = scorer.fold_in(items, stars)
+    np.testing.assert_allclose(in_order.vector, scorer.fold_in(items, stars, hours).vector, atol=1e-6)
+    one_page = scorer.fold_in(items, stars, np.arange(6.0))  # six ratings within a minute
+    reversed_page = scorer.fold_in(items[::-1], stars[::-1], np.arange(6.0))
+    np.testing.assert_allclose(one_page.vector, reversed_page.vector, atol=1e-6)
+    assert not np.allclose(in_order.vector, one_page.vector)

@@ -157,22 +157,24 @@ def positions_from_end(users: np.ndarray, timestamps: np.ndarray, *, window: flo
 
 
 def _window_positions(users: np.ndarray, timestamps: np.ndarray, window: float) -> np.ndarray:
+    """For each rating, how many ratings of its user are later than its time + window (exact: the
+    queries are merged into the sorted (user, time) pairs, no arithmetic across users)."""
     n = len(users)
     if n == 0:
         return np.zeros(0, np.int64)
-    order = np.lexsort((timestamps, users))
-    u, t = users[order], timestamps[order]
-    start = np.concatenate(([True], u[1:] != u[:-1]))
-    group = np.cumsum(start) - 1
-    first = np.flatnonzero(start)
-    ends = np.concatenate((first[1:], [n]))
-    rel = t - t[first][group]  # time since the user's first rating: small, exact in float64
-    span = float(rel.max()) + window + 1.0
-    key = group * span + rel  # increasing along the sorted ratings
-    later = ends[group] - np.searchsorted(key, key + window, side="right")
-    out = np.empty(n, np.int64)
-    out[order] = later
-    return out
+    users = users.astype(np.int64)
+    values = np.concatenate([timestamps, timestamps + window])
+    owners = np.concatenate([users, users])
+    is_query = np.concatenate([np.zeros(n, np.int64), np.ones(n, np.int64)])
+    # by user, then time; a rating at exactly time + window sorts before the query (not later)
+    merged = np.lexsort((is_query, values, owners))
+    queries_before = np.cumsum(is_query[merged]) - is_query[merged]
+    ratings_not_later = np.empty(n, np.int64)  # ratings (any user before, this user up to the query)
+    query_rank = np.flatnonzero(is_query[merged])
+    ratings_not_later[merged[query_rank] - n] = query_rank - queries_before[query_rank]
+    counts = np.bincount(users - users.min())
+    ends = np.cumsum(counts)[users - users.min()]  # ratings of this user and every user before it
+    return ends - ratings_not_later
 
 
 def build_rows(

@@ -5,7 +5,7 @@ modules (`ml.model`, `ml.train`) import TensorFlow when they are imported themse
 (`ml.artifacts.load_scorer`, `ml.score`) is numpy only, so web processes never pay for TensorFlow.
 """
 
-__version__ = "1.3.0"
+__version__ = "1.4.0"
 
 #: Bumped whenever the artifact layout or the meaning of an exported array changes.
 ARTIFACT_FORMAT_VERSION = 1

@@ -31,9 +31,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml import quality
 from ml.baselines import BiasedMF, Ease, Popularity, SeedNcf, SurpriseSvd
 from ml.datasets import read_movielens_ratings
-from ml.evaluate import RankingTask, evaluate_ranking, kfold, mae, ranking_task, rmse, temporal_holdout
+from ml.evaluate import (
+    PROTOCOLS,
+    Protocol,
+    RankingTask,
+    evaluate_ranking,
+    evaluate_scores,
+    kfold,
+    mae,
+    protocol,
+    random_holdout,
+    ranking_task,
+    rmse,
+    temporal_holdout,
+)
 from ml.history import RowSets
 from ml.ranking import mask_rows, top_n
 
@@ -47,6 +61,17 @@ COLUMNS = [
     "mae",
     "train_seconds",
     "examples_per_second",
+]
+#: the other protocols' figures, a second table in the Markdown section
+PROTOCOL_COLUMNS = [
+    "model",
+    "ndcg@10",
+    "shuffled_ndcg@10",
+    "random_ndcg@10",
+    "loo_hr@10",
+    "loo_ndcg@10",
+    "shuffled_recall@10",
+    "random_recall@10",
 ]
 MARK_START, MARK_END = "<!-- ml-bench:start -->", "<!-- ml-bench:end -->"
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -100,10 +125,16 @@ def choose_ease_lambda(
     max_items: int | None = None,
     eval_users: int | None = None,
     seed: int = 0,
+    random: bool = False,
 ) -> float:
-    """EASE's lambda by NDCG@10 on a temporal validation split of the training part."""
+    """EASE's lambda by NDCG@10 on a validation split of the training part: each user's last
+    `holdout` ratings, or (`random`) `holdout` random ones, as the protocol's own test split."""
     u, i, r, t = train
-    val = temporal_holdout(u, t, holdout=holdout)
+    val = (
+        random_holdout(u, holdout=holdout, seed=seed + 1)
+        if random
+        else temporal_holdout(u, t, holdout=holdout)
+    )
     task = ranking_task(
         (u[~val], i[~val], r[~val], t[~val]),
         (u[val], i[val], r[val], t[val]),
@@ -159,8 +190,16 @@ def run_benchmark(
     models: tuple[str, ...] = ("ncf", "popularity", "seed-ncf", "biased-mf", "ease", "surprise-svd"),
     eval_users: int | None = None,
     ease_max_items: int | None = None,
+    protocols: tuple[str, ...] = PROTOCOLS,
+    validation: bool = False,
+    config_overrides: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """All models under both protocols; one row per model with the keys in COLUMNS."""
+    """Every model under every protocol; one row per model with the keys in COLUMNS and, per extra
+    protocol, `<protocol>_ndcg@10` and `_recall@10` (loo: `loo_hr@10`, `loo_ndcg@10`).
+
+    `validation`: first drop each user's last `holdout` ratings (the test part, never read) and
+    run everything on the rest: the level at which choices are made.
+    """
     from ml.config import TrainConfig  # with the two below: only when benchmarking
     from ml.rating import train_rating_head  # imports TensorFlow
     from ml.train import train  # imports TensorFlow
@@ -171,91 +210,116 @@ def run_benchmark(
     r = frame["rating"].to_numpy(np.float32)
     t = frame["timestamp"].to_numpy(np.float64)
     n_users, n_items = int(u.max()) + 1, int(i.max()) + 1
+    if validation:
+        test = temporal_holdout(u, t, holdout=holdout)
+        u, i, r, t = u[~test], i[~test], r[~test], t[~test]
+        _log("validation level: each user's last ratings dropped before anything else")
     data: Arrays = (u, i, r, t)
-    test = temporal_holdout(u, t, holdout=holdout)
-    train_part: Arrays = (u[~test], i[~test], r[~test], t[~test])
-    task: RankingTask = ranking_task(
-        train_part, (u[test], i[test], r[test], t[test]), n_users=n_users, n_items=n_items
-    )
-    task = subsample_task(task, eval_users, seed=seed)
+    splits = {name: protocol(name, u, i, r, t, n_users=n_users, n_items=n_items, holdout=holdout, seed=seed)
+              for name in dict.fromkeys(("temporal", *protocols))}  # fmt: skip
+    for name, split in splits.items():
+        if isinstance(split.task, RankingTask):
+            task = subsample_task(split.task, eval_users, seed=seed)
+            splits[name] = Protocol(split.name, split.train, split.test, task, n_users, n_items)
+    temporal = splits["temporal"]
     large = len(r) >= 2_000_000
-    _log(f"{len(r)} ratings, {n_users} users, {n_items} items; {len(task.users)} users evaluated")
+    _log(f"{len(r)} ratings, {n_users} users, {n_items} items; protocols {', '.join(splits)}")
     rows: list[dict[str, Any]] = []
 
-    def row(
-        name: str, ranking: dict[str, float], cv: tuple[float, float] | None, secs: float, eps: float | None
-    ):
-        rows.append(
-            {
-                "model": name,
-                "recall@10": ranking["recall"],
-                "ndcg@10": ranking["ndcg"],
-                "hr@10": ranking["hr"],
-                "coverage": ranking["coverage"],
-                "rmse": cv[0] if cv else None,
-                "mae": cv[1] if cv else None,
-                "train_seconds": secs,
-                "examples_per_second": eps,
-            }
-        )
+    def add_row(name: str, results: dict[str, dict[str, float]], cv: tuple[float, float] | None,
+                secs: float, eps: float | None, extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+        ranking = results["temporal"]
+        row: dict[str, Any] = {
+            "model": name,
+            "recall@10": ranking["recall"],
+            "ndcg@10": ranking["ndcg"],
+            "hr@10": ranking["hr"],
+            "coverage": ranking["coverage"],
+            "rmse": cv[0] if cv else None,
+            "mae": cv[1] if cv else None,
+            "train_seconds": secs,
+            "examples_per_second": eps,
+        }
+        for proto, m in results.items():
+            if proto == "loo":
+                row.update({"loo_hr@10": m["hr"], "loo_ndcg@10": m["ndcg"]})
+            elif proto != "temporal":
+                row.update({f"{proto}_ndcg@10": m["ndcg"], f"{proto}_recall@10": m["recall"]})
+        row.update(extra or {})
+        rows.append(row)
         _log(format_table(rows[-1:]))
+        _log(json.dumps({k: v for k, v in row.items() if k not in COLUMNS}))
 
     if "ncf" in models:
-        config = TrainConfig(seed=seed)
-        result = train(*train_part, config=config)
-        scorer = result.scorer
-
-        def ncf_recommend(users: np.ndarray, k: int, exclude: RowSets) -> np.ndarray:
-            excl = [exclude.row(j) for j in range(len(users))]
-            return scorer.recommend(users, k, exclude=excl).items
-
-        ranking = evaluate_ranking(ncf_recommend, task)
+        config = TrainConfig.from_dict({**TrainConfig(seed=seed).to_dict(), **(config_overrides or {})})
+        results, extra = {}, {}
+        for name, split in splits.items():
+            result = train(*split.train, config=config)
+            results[name] = evaluate_scores(
+                lambda users, s=result.scorer: s.dense_scores(users, n_items), split
+            )
+            _log(f"ncf {name}: {results[name]}")
+            if name == "temporal":
+                first = result
+                extra = quality.ncf_quality(result.scorer, split, seed=seed)
 
         def ncf_fit_predict(tr: Arrays, held: Arrays) -> np.ndarray:
             head, _ = train_rating_head(tr[0], tr[1], tr[2], n_users=n_users, n_items=n_items, config=config)
             return np.clip(head.predict(held[0], held[1]), *head.rating_range)
 
         cv = _cv(ncf_fit_predict, data, folds=folds, seed=seed) if folds > 1 else None
-        row("ncf", ranking, cv, result.metrics["train_seconds"], result.metrics["examples_per_second"])
+        add_row(
+            "ncf", results, cv, first.metrics["train_seconds"], first.metrics["examples_per_second"], extra
+        )
 
     baselines: list[Any] = []
     if "popularity" in models:
-        baselines.append(lambda: Popularity())
+        baselines.append(lambda split: Popularity())
     if "seed-ncf" in models:
-        baselines.append(lambda: SeedNcf(seed=seed))
+        baselines.append(lambda split: SeedNcf(seed=seed))
     if "biased-mf" in models:
-        baselines.append(lambda: BiasedMF(seed=seed))
+        baselines.append(lambda split: BiasedMF(seed=seed))
     if "ease" in models:
-        lam = choose_ease_lambda(
-            train_part,
-            n_users,
-            n_items,
-            EASE_GRID_LARGE if large else EASE_GRID,
-            holdout,
-            max_items=ease_max_items,
-            eval_users=eval_users,
-            seed=seed,
-        )
-        _log(f"ease lambda chosen on validation: {lam}")
-        baselines.append(lambda: Ease(lam, max_items=ease_max_items))
+
+        def make_ease(split: Protocol) -> Ease:
+            lam = choose_ease_lambda(
+                split.train,
+                n_users,
+                n_items,
+                EASE_GRID_LARGE if large else EASE_GRID,
+                1 if split.name == "loo" else holdout,
+                max_items=ease_max_items,
+                eval_users=eval_users,
+                seed=seed,
+                random=split.name == "random",
+            )
+            _log(f"ease lambda chosen on validation ({split.name}): {lam}")
+            return Ease(lam, max_items=ease_max_items)
+
+        baselines.append(make_ease)
     if "surprise-svd" in models:
-        baselines.append(lambda: SurpriseSvd(seed=seed))
+        baselines.append(lambda split: SurpriseSvd(seed=seed))
     for make in baselines:
-        model = make()
-        start = time.perf_counter()
-        model.fit(*train_part, n_users=n_users, n_items=n_items)
-        secs = time.perf_counter() - start
-        ranking = evaluate_ranking(_top_from_scores(model.scores), task)
+        results, secs, extra, eps = {}, 0.0, {}, None
+        for name, split in splits.items():
+            model = make(split)
+            start = time.perf_counter()
+            model.fit(*split.train, n_users=n_users, n_items=n_items)
+            if name == "temporal":
+                secs = time.perf_counter() - start
+                eps = model.examples / secs if model.examples else None
+                if isinstance(model, Ease):
+                    extra = quality.similar_quality(quality.ease_similar(model), split)
+            results[name] = evaluate_scores(model.scores, split)
         cv = None
         if model.rates and folds > 1:
 
-            def fit_predict(tr: Arrays, held: Arrays, make: Callable[[], Any] = make) -> np.ndarray:
-                m = make().fit(*tr, n_users=n_users, n_items=n_items)
+            def fit_predict(tr: Arrays, held: Arrays, make: Callable[[Any], Any] = make) -> np.ndarray:
+                m = make(temporal).fit(*tr, n_users=n_users, n_items=n_items)
                 return m.predict(held[0], held[1])
 
             cv = _cv(fit_predict, data, folds=folds, seed=seed)
-        eps = model.examples / secs if model.examples else None
-        row(model.name, ranking, cv, secs, eps)
+        add_row(model.name, results, cv, secs, eps, extra)
     return rows
 
 
@@ -267,20 +331,23 @@ def _fmt(value: Any, digits: int) -> str:
     return str(value)
 
 
-def format_table(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
+def format_table(
+    rows: list[dict[str, Any]], *, markdown: bool = False, columns: list[str] | None = None
+) -> str:
+    cols = columns or COLUMNS
     digits = {"train_seconds": 1, "examples_per_second": 0}
-    cells = [[_fmt(r[c], digits.get(c, 4)) for c in COLUMNS] for r in rows]
+    cells = [[_fmt(r.get(c), digits.get(c, 4)) for c in cols] for r in rows]
     if markdown:
         lines = [
-            "| " + " | ".join(COLUMNS) + " |",
-            "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|",
+            "| " + " | ".join(cols) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
         ]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(c[j]) for c in cells)) for j, h in enumerate(COLUMNS)]
+    widths = [max(len(h), *(len(c[j]) for c in cells)) for j, h in enumerate(cols)]
     lines = [
         "  ".join(
-            h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(COLUMNS, widths, strict=True))
+            h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(cols, widths, strict=True))
         )
     ]
     lines += [
@@ -338,7 +405,17 @@ def update_markdown(
         "",
         format_table(rows, markdown=True),
         "",
+        "The same models under the other protocols (docs/ML.md): the temporal split with each user's "
+        "training order shuffled (taste only), 10 random ratings per user, and leave-one-out against "
+        "99 sampled negatives (He et al. 2017).",
+        "",
+        format_table(rows, markdown=True, columns=PROTOCOL_COLUMNS),
+        "",
     ]
+    for r in rows:
+        seen = [k for k in r if k not in COLUMNS and k not in PROTOCOL_COLUMNS]
+        if seen:
+            body += [f"`{r['model']}`: " + ", ".join(f"{k} {_fmt(r[k], 3)}" for k in seen), ""]
     if plot:
         rel = os.path.relpath(plot, p.parent)
         body += [f"![ranking metrics]({rel})", ""]
@@ -365,6 +442,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5, help="rating CV folds; 0 skips RMSE/MAE")
     parser.add_argument("--holdout", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", help="JSON object of TrainConfig fields to override (experiments)")
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="temporal always runs")
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="drop each user's last --holdout ratings first and run on the rest (for making choices)",
+    )
     parser.add_argument("--models", default="ncf,popularity,seed-ncf,biased-mf,ease,surprise-svd")
     parser.add_argument(
         "--eval-users", type=int, help="score a seeded random subset of this many test users (large data)"
@@ -383,8 +467,12 @@ def main(argv: list[str] | None = None) -> int:
         models=tuple(args.models.split(",")),
         eval_users=args.eval_users,
         ease_max_items=args.ease_max_items,
+        protocols=tuple(args.protocols.split(",")),
+        validation=args.validation,
+        config_overrides=json.loads(args.config) if args.config else None,
     )
     print(format_table(rows))
+    print(format_table(rows, columns=PROTOCOL_COLUMNS))
     _log(f"benchmark took {time.perf_counter() - started:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")

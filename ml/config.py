@@ -22,20 +22,31 @@ class TrainConfig:
 
     # --- ranking tower: user = linear map of their weighted rated items; score = user . item + bias
     embedding_dim: int = 64
-    history: HistoryWeighting = field(default_factory=HistoryWeighting)
+    #: recent-context recency counts moments a minute apart, not clicks (order independence within
+    #: one page of ratings), chosen on the validation split of ml-100k (docs/ML.md, round 5).
+    #: `HistoryWeighting()`'s own defaults stay those of earlier artifacts, whose metadata does not
+    #: name the new fields.
+    history: HistoryWeighting = field(
+        default_factory=lambda: HistoryWeighting(recency_floor=0.0, recency_window=60.0)
+    )
+    #: share of the user vector's columns that are order-free taste (`history.taste_dims`, set by
+    #: `resolve` when the history does not fix it); 0 = one recency-weighted vector as before
+    taste_share: float = 0.5
     #: recency floors tried on the validation split, each a full early-stopped fit of the ranking
     #: tower; the best validation NDCG@10 replaces `history.recency_floor` (the trained model's
     #: config carries it, serving uses it). How much old ratings should still count depends on the
     #: data: on ml-100k a floor of 0 beat 0.2 by +0.006 NDCG@10 on validation (16 of 16 seeds), on
     #: synthetic data without taste drift it lost a fifth (docs/ML.md, round 4). () or one value:
     #: no choice, `history.recency_floor` as configured (one fit)
-    recency_floor_candidates: tuple[float, ...] = (0.0, 0.2)
+    recency_floor_candidates: tuple[float, ...] = ()
     #: share of a training user's input items dropped per example (denoising)
     input_dropout: float = 0.5
     #: share of training examples that reconstruct the whole history (denoising autoencoder); the
     #: rest split the history at a random point and predict the next `target_window` items from the
     #: earlier ones, which is what a temporal holdout asks for
-    autoencoder_fraction: float = 0.3
+    autoencoder_fraction: float = 0.5
+    #: denoising examples target only the dropped items (True) or the whole history (False)
+    denoise_dropped_only: bool = True
     target_window: int = 10
     #: weight of a disliked (< like threshold) item as a training target; liked items weigh 1
     target_dislike_weight: float = 0.3
@@ -142,6 +153,13 @@ class TrainConfig:
         """
         large = n_ratings >= 2_000_000
         changes: dict[str, Any] = {}
+        if self.history.taste_dims == 0 and self.taste_share > 0:
+            taste = min(max(round(self.taste_share * self.embedding_dim), 1), self.embedding_dim - 1)
+            changes["history"] = dataclasses.replace(self.history, taste_dims=taste)
+        if not 0 <= self.history.taste_dims < self.embedding_dim:
+            raise ValueError(
+                f"history.taste_dims must lie in [0, embedding_dim), got {self.history.taste_dims}"
+            )
         if self.samples_per_user <= 0:
             changes["samples_per_user"] = 2 if large else 4
         if self.batch_size <= 0:

@@ -30,6 +30,14 @@ class HistoryWeighting:
     dislike_weight: float = 0.3
     recency_half_life: float = 10.0
     recency_floor: float = 0.2
+    #: the first `taste_dims` columns of the user vector pool the rated items with the rating part
+    #: only (order-free: long-term taste); the other columns with rating x recency (recent
+    #: context). Each part is L2-normalised on its own. 0 = one recency-weighted part.
+    taste_dims: int = 0
+    #: seconds within which ratings count as made at one moment: a rating's position from the end
+    #: counts only the ratings made more than this much later, so the order in which a member rates
+    #: one page of movies does not matter. 0 = every later rating counts (ties: input order).
+    recency_window: float = 0.0
 
     def weights(self, ratings: np.ndarray, positions_from_end: np.ndarray) -> np.ndarray:
         """Weights for ratings of one or many users (positions are per user, 0 = most recent)."""
@@ -43,6 +51,31 @@ class HistoryWeighting:
         else:
             recency = np.ones_like(ratings)
         return (liked * recency).astype(np.float32)
+
+    def input_order_times(self, n: int) -> np.ndarray:
+        """Timestamps for ratings given in chronological order without times: each one its own
+        moment (spaced wider than `recency_window`)."""
+        return np.arange(n, dtype=np.float64) * (self.recency_window + 1.0)
+
+    def taste_weights(self, ratings: np.ndarray) -> np.ndarray:
+        """The order-free weights of the taste columns: the rating part alone."""
+        ratings = np.asarray(ratings, dtype=np.float32)
+        return np.where(ratings >= self.like_threshold, self.like_weight, self.dislike_weight).astype(
+            np.float32
+        )
+
+    def pool(self, embedding: np.ndarray, ratings: np.ndarray, positions_from_end: np.ndarray) -> np.ndarray:
+        """One user's vector from their rated items' embedding rows (`embedding`: one row per rating):
+        each part (taste columns, recent columns) is a weighted sum with its own weights L2-normalised.
+        """
+        recent = self.weights(ratings, positions_from_end)
+        recent = recent / max(float(np.linalg.norm(recent)), 1e-12)
+        out = (recent @ embedding).astype(np.float32)
+        if self.taste_dims:
+            taste = self.taste_weights(ratings)
+            taste = taste / max(float(np.linalg.norm(taste)), 1e-12)
+            out[: self.taste_dims] = taste @ embedding[:, : self.taste_dims]
+        return out
 
 
 @dataclass(frozen=True)
@@ -103,9 +136,15 @@ def chronological_order(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray
     return np.lexsort((np.arange(n), timestamps, users))
 
 
-def positions_from_end(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-    """For each rating, how many later ratings its user has (0 = the user's most recent one)."""
+def positions_from_end(users: np.ndarray, timestamps: np.ndarray, *, window: float = 0.0) -> np.ndarray:
+    """For each rating, how many later ratings its user has (0 = the user's most recent one).
+
+    With a `window` > 0, only ratings made more than `window` later count, so ratings made within
+    the window of the user's last ones share position 0 (and ties in time share a position).
+    """
     users = np.asarray(users)
+    if window > 0:
+        return _window_positions(users, np.asarray(timestamps, np.float64), window)
     order = chronological_order(users, timestamps)
     sorted_users = users[order]
     n = len(users)
@@ -117,6 +156,27 @@ def positions_from_end(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
     return out
 
 
+def _window_positions(users: np.ndarray, timestamps: np.ndarray, window: float) -> np.ndarray:
+    """For each rating, how many ratings of its user are later than its time + window (exact: the
+    queries are merged into the sorted (user, time) pairs, no arithmetic across users)."""
+    n = len(users)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    users = users.astype(np.int64)
+    values = np.concatenate([timestamps, timestamps + window])
+    owners = np.concatenate([users, users])
+    is_query = np.concatenate([np.zeros(n, np.int64), np.ones(n, np.int64)])
+    # by user, then time; a rating at exactly time + window sorts before the query (not later)
+    merged = np.lexsort((is_query, values, owners))
+    queries_before = np.cumsum(is_query[merged]) - is_query[merged]
+    ratings_not_later = np.empty(n, np.int64)  # ratings (any user before, this user up to the query)
+    query_rank = np.flatnonzero(is_query[merged])
+    ratings_not_later[merged[query_rank] - n] = query_rank - queries_before[query_rank]
+    counts = np.bincount(users - users.min())
+    ends = np.cumsum(counts)[users - users.min()]  # ratings of this user and every user before it
+    return ends - ratings_not_later
+
+
 def build_rows(
     users: np.ndarray,
     items: np.ndarray,
@@ -125,13 +185,15 @@ def build_rows(
     *,
     n_rows: int,
     n_cols: int,
+    recency_window: float = 0.0,
 ) -> RowSets:
-    """Group dense-indexed ratings into per-user chronological rows."""
+    """Group dense-indexed ratings into per-user chronological rows (positions counted with
+    `recency_window`, as `HistoryWeighting.recency_window` says)."""
     users = np.asarray(users, dtype=np.int64)
     order = chronological_order(users, timestamps)
     counts = np.bincount(users, minlength=n_rows)
     indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    pos = positions_from_end(users, timestamps)
+    pos = positions_from_end(users, timestamps, window=recency_window)
     return RowSets(
         indptr=indptr,
         indices=np.asarray(items, dtype=np.int64)[order],

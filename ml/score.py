@@ -18,6 +18,10 @@ import numpy as np
 from ml.history import HistoryWeighting, RowSets, concat_ranges, positions_from_end
 from ml.ranking import chunks, mask_rows, top_n
 
+#: weight of the popularity bias in `Scorer.similar_items` (0 = pure lift); chosen on the validation
+#: split of ml-100k by the companion objective, under the popularity echo of EASE (docs/ML.md)
+SIMILAR_POPULARITY_WEIGHT = 0.1
+
 
 @dataclass(frozen=True)
 class FoldedUser:
@@ -95,20 +99,28 @@ def encode_histories(
     members = np.arange(rows.n_rows) if users is None else np.asarray(users, np.int64)
     lengths = rows.indptr[members + 1] - rows.indptr[members]
     pooled = np.zeros((len(members), item_embedding.shape[1]), np.float32)
+    taste = weighting.taste_dims
     for part in chunks(len(members), 4096):  # bounded memory: never (all ratings x dim) at once
         sel, n = members[part], lengths[part]
         flat = concat_ranges(rows.indptr[sel], n)
-        weights = weighting.weights(rows.values[flat], rows.positions[flat])
         row_of = np.repeat(np.arange(len(sel)), n)
-        norms = np.sqrt(np.bincount(row_of, weights=weights.astype(np.float64) ** 2, minlength=len(sel)))
-        scale = (weights / np.maximum(norms[row_of], 1e-12)).astype(np.float32)
-        # One sparse (users x items) @ dense (items x dim) product: measured 100x faster than
-        # gathering every rated item's row and summing the runs with np.add.reduceat.
-        weights_matrix = sparse.csr_matrix(
-            (scale, rows.indices[flat], np.concatenate(([0], np.cumsum(n)))),
-            shape=(len(sel), item_embedding.shape[0]),
+
+        def weights_matrix(weights: np.ndarray, row_of=row_of, flat=flat, n=n, sel=sel) -> sparse.csr_matrix:
+            # One sparse (users x items) @ dense (items x dim) product: measured 100x faster than
+            # gathering every rated item's row and summing the runs with np.add.reduceat.
+            norms = np.sqrt(np.bincount(row_of, weights=weights.astype(np.float64) ** 2, minlength=len(sel)))
+            scale = (weights / np.maximum(norms[row_of], 1e-12)).astype(np.float32)
+            return sparse.csr_matrix(
+                (scale, rows.indices[flat], np.concatenate(([0], np.cumsum(n)))),
+                shape=(len(sel), item_embedding.shape[0]),
+            )
+
+        values = rows.values[flat]
+        pooled[part, taste:] = (
+            weights_matrix(weighting.weights(values, rows.positions[flat])) @ item_embedding[:, taste:]
         )
-        pooled[part] = weights_matrix @ item_embedding
+        if taste:
+            pooled[part, :taste] = weights_matrix(weighting.taste_weights(values)) @ item_embedding[:, :taste]
     return pooled
 
 
@@ -127,9 +139,13 @@ class Scorer:
         self.user_vectors_ = a["user_vectors"].astype(np.float32)
         if int(a.get("tower_layers", np.array(0))):
             raise ValueError("this artifact has an MLP user tower, which is no longer supported; retrain")
-        self.global_mean = float(a["rating_global_mean"])
-        self.rating_range = (float(a["rating_range"][0]), float(a["rating_range"][1]))
-        self._unit_items: np.ndarray | None = None
+        #: False for a model trained on implicit feedback (no star head): stars raise ValueError
+        self.has_stars = "rating_item_factors" in a
+        self.global_mean = float(a.get("rating_global_mean", np.nan))
+        rating_range = a.get("rating_range", np.array([np.nan, np.nan]))
+        self.rating_range = (float(rating_range[0]), float(rating_range[1]))
+        self._unit_cache: dict[str, np.ndarray] = {}
+        self._bias_z: np.ndarray | None = None
 
     # ------------------------------------------------------------------ users
     @property
@@ -166,18 +182,26 @@ class Scorer:
         r = np.asarray(ratings, dtype=np.float32).ravel()
         if len(r) != len(idx):
             raise ValueError("item_ids and ratings differ in length")
-        ts = np.arange(len(r)) if timestamps is None else np.asarray(timestamps, dtype=np.float64).ravel()
+        ts = (
+            self.weighting.input_order_times(len(r))
+            if timestamps is None
+            else np.asarray(timestamps, dtype=np.float64).ravel()
+        )
         idx, r, ts = idx[known], r[known], ts[known]
         if len(idx) == 0:
+            dim = self.arrays["rating_item_factors"].shape[1] if self.has_stars else 0
             return FoldedUser(
                 vector=np.zeros(self.item_embedding.shape[1], np.float32),
-                rating_factors=np.zeros(self.arrays["rating_item_factors"].shape[1], np.float32),
+                rating_factors=np.zeros(dim, np.float32),
                 rating_bias=0.0,
                 n_ratings=0,
             )
-        w = self.weighting.weights(r, positions_from_end(np.zeros(len(idx), np.int64), ts))
-        w = w / max(float(np.linalg.norm(w)), 1e-12)
-        vector = (w @ self.item_embedding[idx]).astype(np.float32)
+        positions = positions_from_end(np.zeros(len(idx), np.int64), ts, window=self.weighting.recency_window)
+        vector = self.weighting.pool(self.item_embedding[idx], r, positions)
+        if not self.has_stars:
+            return FoldedUser(
+                vector=vector, rating_factors=np.zeros(0, np.float32), rating_bias=0.0, n_ratings=len(idx)
+            )
         factors, bias = self._fold_in_rating(idx, r)
         return FoldedUser(vector=vector, rating_factors=factors, rating_bias=bias, n_ratings=len(idx))
 
@@ -253,22 +277,56 @@ class Scorer:
         return indptr, idx[known]
 
     # ----------------------------------------------------------- item-item
-    def _unit_item_vectors(self) -> np.ndarray:
-        if self._unit_items is None:
-            norms = np.linalg.norm(self.item_output, axis=1, keepdims=True)
-            self._unit_items = self.item_output / np.maximum(norms, 1e-12)
-        return self._unit_items
+    def _unit_rows(self, part: str) -> np.ndarray:
+        """Unit-length output vectors over the taste columns ("taste") or the recent-context
+        columns ("recent"); a model without taste columns uses all of them for both. Cached."""
+        if part not in self._unit_cache:
+            d = self.weighting.taste_dims
+            q = self.item_output[:, :d] if part == "taste" and d else self.item_output[:, d:]
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            self._unit_cache[part] = (q / np.maximum(norms, 1e-12)).astype(np.float32)
+        return self._unit_cache[part]
 
-    def similar_items(self, item_id: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Most similar movies by cosine of the learned item vectors (the ones users are scored with)."""
+    def closeness(self, from_idx: np.ndarray, to_idx: np.ndarray) -> np.ndarray:
+        """How alike two movies are in members' taste: cosine of their output vectors' taste
+        columns (dense indices). (len(from), len(to)), or for index arrays of shape (users, a) and
+        (users, b), (users, a, b). Order-free by construction; popularity lives in the item bias."""
+        unit = self._unit_rows("taste")
+        a, b = unit[np.asarray(from_idx)], unit[np.asarray(to_idx)]
+        return np.matmul(a, np.swapaxes(b, -1, -2))
+
+    def popularity(self, idx: np.ndarray) -> np.ndarray:
+        """The item bias of dense indices, standardised (mean 0, sd 1 over the catalog)."""
+        if self._bias_z is None:
+            spread = max(float(self.item_bias.std()), 1e-12)
+            self._bias_z = ((self.item_bias - self.item_bias.mean()) / spread).astype(np.float32)
+        return self._bias_z[np.asarray(idx)]
+
+    def similar_items(
+        self,
+        item_id: int,
+        n: int = 10,
+        *,
+        exclude: np.ndarray | Sequence[int] = (),
+        popularity_weight: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Companions of a movie, what members who liked it go on to like: cosine of the output
+        vectors' recent-context columns, plus `popularity_weight` x the standardised item bias
+        (`SIMILAR_POPULARITY_WEIGHT` by default: a little popularity, so that among equally close
+        movies the ones more people like come first). `exclude`: external ids never returned (the
+        member's hidden movies). Raises KeyError for an unknown movie."""
         idx, known = self.items.lookup([item_id])
         if not known[0]:
             raise KeyError(f"unknown item id {item_id}")
-        unit = self._unit_item_vectors()
-        sims = unit @ unit[idx[0]]
+        weight = SIMILAR_POPULARITY_WEIGHT if popularity_weight is None else popularity_weight
+        unit = self._unit_rows("recent")
+        sims = unit @ unit[idx[0]] + np.float32(weight) * self.popularity(np.arange(len(self.items)))
         sims[idx[0]] = -np.inf
+        hidden, hidden_known = self.items.lookup(exclude)
+        sims[hidden[hidden_known]] = -np.inf
         top, vals = top_n(sims[None, :], n)
-        return self.items.ids[top[0]], vals[0]
+        keep = np.isfinite(vals[0])
+        return self.items.ids[top[0]][keep], vals[0][keep]
 
     def explain(
         self,
@@ -280,8 +338,8 @@ class Scorer:
     ) -> list[tuple[int, float]]:
         """The user's movies that pushed `item_id` up most: [(history item id, contribution), ...].
 
-        A score is b_i + sum_j x_j (E_j . Q_i) over the user's rated items j (exact for the default
-        linear tower, a first-order reading otherwise). Liked movies (>= like threshold) with a
+        A score is b_i + sum_j x_j (E_j . Q_i) over the user's rated items j (with taste columns,
+        each part with its own weights x_j), exactly. Liked movies (>= like threshold) with a
         positive contribution are preferred; if none, any positive contributor; best first.
         """
         target, known = self.items.lookup([item_id])
@@ -290,45 +348,160 @@ class Scorer:
         idx, hist_known = self.items.lookup(history_items)
         r = np.asarray(history_ratings, np.float32).ravel()
         ts = (
-            np.arange(len(r))
+            self.weighting.input_order_times(len(r))
             if history_timestamps is None
             else np.asarray(history_timestamps, np.float64).ravel()
         )
         idx, r, ts = idx[hist_known], r[hist_known], ts[hist_known]
         if len(idx) == 0:
             return []
-        w = self.weighting.weights(r, positions_from_end(np.zeros(len(idx), np.int64), ts))
+        w = self.weighting.weights(
+            r, positions_from_end(np.zeros(len(idx), np.int64), ts, window=self.weighting.recency_window)
+        )
         w = w / max(float(np.linalg.norm(w)), 1e-12)
         direction = self.item_output[target[0]]
-        contrib = w * (self.item_embedding[idx] @ direction)
+        d = self.weighting.taste_dims
+        contrib = w * (self.item_embedding[idx, d:] @ direction[d:])
+        if d:
+            taste = self.weighting.taste_weights(r)
+            taste = taste / max(float(np.linalg.norm(taste)), 1e-12)
+            contrib += taste * (self.item_embedding[idx, :d] @ direction[:d])
         liked = (r >= self.weighting.like_threshold) & (contrib > 0)
         pick = liked if liked.any() else contrib > 0
         order = np.argsort(-contrib[pick], kind="stable")[:n]
         ids, vals = self.items.ids[idx[pick]][order], contrib[pick][order]
         return [(int(i), float(v)) for i, v in zip(ids, vals, strict=True)]
 
+    # ------------------------------------------------------------- pairs
+    def _vectors_of(self, users: Sequence[int] | np.ndarray | Sequence[FoldedUser]) -> np.ndarray:
+        if len(users) and isinstance(users[0], FoldedUser):
+            return np.stack([u.vector for u in users])  # type: ignore[union-attr]
+        return self.user_vectors(np.asarray(users, np.int64))
+
+    def dense_scores(
+        self, users: Sequence[int] | np.ndarray | Sequence[FoldedUser], n_items: int
+    ) -> np.ndarray:
+        """Ranking scores of items 0..n_items-1 for data whose item ids are dense indices (what
+        `ml.evaluate.evaluate_scores` takes); items the model never saw score -inf."""
+        out = np.full((len(users), n_items), -np.inf, np.float32)
+        inside = self.items.ids < n_items
+        out[:, self.items.ids[inside]] = self.score_vectors(self._vectors_of(users))[:, inside]
+        return out
+
+    def score_pairs(
+        self,
+        users: Sequence[int] | np.ndarray | Sequence[FoldedUser],
+        item_ids: np.ndarray | Sequence[int] | Sequence[Sequence[int]],
+    ) -> np.ndarray:
+        """Ranking scores (the model that orders the lists) of chosen (user, movie) pairs.
+
+        `users`: known user ids or `FoldedUser`s, one per row; `item_ids`: one id per user (shape
+        (n,)) or several per user (shape (n, c)). Returns scores of the same shape, -inf for movies
+        the model does not know. Unknown user ids raise KeyError. Higher = ranked higher.
+        """
+        vectors = self._vectors_of(users)
+        items = np.asarray(item_ids, np.int64)
+        flat = items.reshape(len(vectors), -1)
+        idx, known = self.items.lookup(flat.ravel())
+        idx = idx.reshape(flat.shape)
+        scores = np.einsum("nd,ncd->nc", vectors, self.item_output[idx]) + self.item_bias[idx]
+        scores = np.where(known.reshape(flat.shape), scores, -np.inf).astype(np.float32)
+        return scores.reshape(items.shape)
+
     # ------------------------------------------------------------------ stars
+    def _rating_parts(
+        self, users: Sequence[int] | np.ndarray | Sequence[FoldedUser]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rating factors p_u, biases b_u) of known user ids or folded-in users."""
+        if not self.has_stars:
+            raise ValueError("this model was trained on implicit feedback: it has no star head")
+        if len(users) and isinstance(users[0], FoldedUser):
+            return (
+                np.stack([u.rating_factors for u in users]),  # type: ignore[union-attr]
+                np.array([u.rating_bias for u in users], np.float32),  # type: ignore[union-attr]
+            )
+        uidx, uknown = self.users.lookup(np.asarray(users, np.int64))
+        if not uknown.all():
+            raise KeyError(f"unknown user id {np.asarray(users).ravel()[~uknown][0]}")
+        return self.arrays["rating_user_factors"][uidx], self.arrays["rating_user_bias"][uidx]
+
+    def _star_block(self, factors: np.ndarray, biases: np.ndarray) -> np.ndarray:
+        a = self.arrays
+        block = factors @ a["rating_item_factors"].T + (self.global_mean + a["rating_item_bias"])
+        block += np.asarray(biases, np.float32)[:, None]
+        return np.clip(block, *self.rating_range).astype(np.float32)
+
+    def list_stars(
+        self,
+        users: Sequence[int] | np.ndarray | Sequence[FoldedUser],
+        n: int,
+        *,
+        exclude: Sequence[np.ndarray | Sequence[int]] | None = None,
+        chunk_size: int = 2048,
+    ) -> np.ndarray:
+        """The stars shown beside each user's top-n picks, best pick first: (users x n) float32.
+
+        Stars follow the ranking: pick k shows the k-th highest star prediction of the rating head
+        among the same candidates (every movie not in `exclude[k]`, the list's own exclusions).
+        The list's order is the one notion of "how much you will like it"; the rating head says
+        where on the member's own star scale each position lies. So stars never rise down a list,
+        and the top picks show the highest stars the member is predicted to give any unseen movie.
+        Pass the same `exclude` as to `recommend`; NaN pads a list shorter than n.
+        """
+        factors, biases = self._rating_parts(users)
+        indptr, indices = self._exclusions(exclude, len(factors))
+        n = min(n, len(self.items))
+        out = np.full((len(factors), n), np.nan, np.float32)
+        for part in chunks(len(factors), chunk_size):
+            block = self._star_block(factors[part], biases[part])
+            mask_rows(block, indptr, indices, row_offset=part.start)
+            _, vals = top_n(block, n)
+            out[part] = np.where(np.isfinite(vals), vals, np.nan)
+        return out
+
+    def stars(
+        self,
+        user: int | FoldedUser,
+        item_ids: np.ndarray | Sequence[int],
+        *,
+        exclude: np.ndarray | Sequence[int] = (),
+    ) -> np.ndarray:
+        """The stars shown for any movies (a movie page, a pick card), consistent with `list_stars`:
+        a movie that would be the k-th pick among the candidates (movies not in `exclude`: the
+        member's rated and hidden ones) shows the k-th highest star prediction among them. NaN for
+        unknown movies. One score row and one star row per call: O(n_items log n_items)."""
+        idx, known = self.items.lookup(item_ids)
+        (factors, biases) = self._rating_parts([user] if isinstance(user, FoldedUser) else np.array([user]))
+        vector = self._vectors_of([user] if isinstance(user, FoldedUser) else np.array([user]))[0]
+        scores = self.item_output @ vector + self.item_bias
+        stars = self._star_block(factors, biases)[0]
+        candidate = np.ones(len(self.items), bool)
+        hidden, hidden_known = self.items.lookup(exclude)
+        candidate[hidden[hidden_known]] = False
+        by_score = np.sort(scores[candidate])  # ascending
+        by_stars = np.sort(stars[candidate])[::-1]  # descending
+        if len(by_stars) == 0:
+            return np.full(len(idx), np.nan, np.float32)
+        rank = len(by_score) - np.searchsorted(by_score, scores[idx], side="right")  # higher scores
+        out = by_stars[np.minimum(rank, len(by_stars) - 1)].astype(np.float32)
+        out[~known] = np.nan
+        return out
+
     def predict_stars(self, user: int | FoldedUser, item_ids: np.ndarray | Sequence[int]) -> np.ndarray:
-        """Predicted stars, clipped to the training rating range; NaN for unknown items.
+        """The rating head's own prediction (biased MF), clipped to the training rating range; NaN for
+        unknown items. This is what RMSE measures; what members see is `stars` / `list_stars`.
 
         `user` is a known user id or a `FoldedUser`; an unknown user id raises KeyError.
         """
-        a = self.arrays
-        if isinstance(user, FoldedUser):
-            p, bu = user.rating_factors, user.rating_bias
-        else:
-            uidx, uknown = self.users.lookup([user])
-            if not uknown[0]:
-                raise KeyError(f"unknown user id {user}")
-            p, bu = a["rating_user_factors"][uidx[0]], float(a["rating_user_bias"][uidx[0]])
+        factors, biases = self._rating_parts([user] if isinstance(user, FoldedUser) else np.array([user]))
         idx, known = self.items.lookup(item_ids)
-        stars = self.global_mean + bu + a["rating_item_bias"][idx] + a["rating_item_factors"][idx] @ p
-        stars = np.clip(stars, *self.rating_range).astype(np.float32)
+        stars = self._star_block(factors, biases)[0][idx]
         stars[~known] = np.nan
         return stars
 
     def predict_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
-        """Stars for dense (user index, item index) pairs, vectorised (evaluation helper)."""
+        """The rating head's stars for dense (user index, item index) pairs (evaluation helper; the
+        ranking model's scores of chosen pairs are `score_pairs`)."""
         a = self.arrays
         stars = (
             self.global_mean

@@ -64,6 +64,7 @@ class Examples:
 
     in_items: np.ndarray
     in_weights: np.ndarray
+    in_taste: np.ndarray  # weights of the taste columns (order-free), L2-normalised per example
     in_ptr: np.ndarray
     t_items: np.ndarray
     t_weights: np.ndarray
@@ -95,16 +96,27 @@ def make_examples(
     cut_of = np.repeat(cut, lengths)
     keep = rng.random(len(flat)) >= cfg.input_dropout
     is_input = np.where(autoencode, keep, (position < cut_of) & keep)
-    is_target = np.where(autoencode, True, (position >= cut_of) & (position < cut_of + cfg.target_window))
-    from_end = np.where(autoencode, rows.positions[flat], np.maximum(cut_of - 1 - position, 0))
+    # denoising examples predict what was dropped, never their own inputs (as EASE's zero diagonal)
+    held_back = ~keep if cfg.denoise_dropped_only else np.ones_like(keep)
+    is_target = np.where(
+        autoencode, held_back, (position >= cut_of) & (position < cut_of + cfg.target_window)
+    )
+    # recency counted from the split point: positions relative to the last input rating (with no
+    # recency window, exactly cut - 1 - position)
+    last_input = np.repeat(rows.positions[starts + cut - 1], lengths)
+    from_end = np.where(autoencode, rows.positions[flat], np.maximum(rows.positions[flat] - last_input, 0))
     ratings = rows.values[flat]
     weights = cfg.history.weights(ratings, from_end)
     items = rows.indices[flat].astype(np.int32)
     row_of = np.repeat(np.arange(n), lengths)
     in_rows = row_of[is_input]
-    in_w = weights[is_input]
-    norms = np.sqrt(np.bincount(in_rows, weights=in_w.astype(np.float64) ** 2, minlength=n))
-    in_w = (in_w / np.maximum(norms[in_rows], 1e-12)).astype(np.float32)
+
+    def normalised(w: np.ndarray) -> np.ndarray:
+        norms = np.sqrt(np.bincount(in_rows, weights=w.astype(np.float64) ** 2, minlength=n))
+        return (w / np.maximum(norms[in_rows], 1e-12)).astype(np.float32)
+
+    in_w = normalised(weights[is_input])
+    in_taste = normalised(cfg.history.taste_weights(ratings[is_input]))
     target_w = np.where(ratings >= cfg.history.like_threshold, 1.0, cfg.target_dislike_weight)
     t_rows = row_of[is_target]
 
@@ -114,6 +126,7 @@ def make_examples(
     return Examples(
         in_items=items[is_input],
         in_weights=in_w,
+        in_taste=in_taste,
         in_ptr=ptr(in_rows),
         t_items=items[is_target],
         t_weights=target_w[is_target].astype(np.float32),
@@ -199,10 +212,17 @@ class ExampleStream:
             return it, w, rows
 
         in_items, in_w, in_rows = flat(ex.in_ptr, ex.in_items, ex.in_weights, cap_in)
+        _, in_taste, _ = flat(ex.in_ptr, ex.in_items, ex.in_taste, cap_in)
         t_items, t_w, t_rows = flat(ex.t_ptr, ex.t_items, ex.t_weights, cap_t)
         mask = np.zeros(b, np.float32)
         mask[: end - start] = 1.0
-        inputs = {"items": in_items, "weights": in_w, "rows": in_rows, "row_mask": mask}
+        inputs = {
+            "items": in_items,
+            "weights": in_w,
+            "taste_weights": in_taste,
+            "rows": in_rows,
+            "row_mask": mask,
+        }
         return inputs, (t_items, t_w, t_rows)
 
 
@@ -406,7 +426,16 @@ def _fit_with_validation(
     ratings, one per recency floor candidate; the best validation NDCG@10 wins. The split's row
     sets live only here, so a large retrain frees them before the rating head runs."""
     val = temporal_holdout(u, timestamps, holdout=config.validation_holdout)
-    fit_rows = build_rows(u[~val], i[~val], ratings[~val], timestamps[~val], n_rows=n_users, n_cols=n_items)
+    window = config.history.recency_window
+    fit_rows = build_rows(
+        u[~val],
+        i[~val],
+        ratings[~val],
+        timestamps[~val],
+        n_rows=n_users,
+        n_cols=n_items,
+        recency_window=window,
+    )
     liked = val & (ratings >= config.history.like_threshold)
     relevant = build_rows(
         u[liked], i[liked], ratings[liked], timestamps[liked], n_rows=n_users, n_cols=n_items
@@ -450,13 +479,23 @@ def _fit_with_validation(
 def train(
     users: np.ndarray,
     items: np.ndarray,
-    ratings: np.ndarray,
-    timestamps: np.ndarray,
+    ratings: np.ndarray | None = None,
+    timestamps: np.ndarray | None = None,
     *,
+    implicit: bool = False,
     config: TrainConfig | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
-    """Train the product model on raw ids (e.g. database keys); one row per rating.
+    """Train the product model on raw ids (e.g. database keys); one row per rating or interaction.
+
+    users, items  raw ids, any integers
+    ratings       stars; None = implicit feedback (every interaction counts as liked)
+    timestamps    when each rating was made, in seconds; None = the input order is each user's
+                  chronological order (the first row of a user is their oldest rating, each row its
+                  own moment for the recency window)
+    implicit      True (or ratings=None): implicit-feedback training, no star head; the model
+                  ranks and explains but has no stars (`Scorer.has_stars` is False). With ratings,
+                  they still weigh liked (>= 4) against other interactions.
 
     The validation split is carved from these ratings (each user's last `validation_holdout` by
     time); the test split, if any, must not be passed in.
@@ -466,8 +505,15 @@ def train(
     t_start = time.perf_counter()
     users = np.asarray(users, np.int64)
     items = np.asarray(items, np.int64)
+    implicit = implicit or ratings is None
+    if ratings is None:
+        ratings = np.full(len(users), max(config.history.like_threshold, 1.0), np.float32)
     ratings = np.asarray(ratings, np.float32)
-    timestamps = np.asarray(timestamps, np.float64)
+    timestamps = (
+        config.history.input_order_times(len(users))
+        if timestamps is None
+        else np.asarray(timestamps, np.float64)
+    )
     if not len(users) == len(items) == len(ratings) == len(timestamps) or len(users) == 0:
         raise ValueError("users, items, ratings and timestamps must be non-empty and of equal length")
     progress("prepare", 0.0, {})
@@ -479,7 +525,15 @@ def train(
         raise ValueError(
             f"recency_floor_candidates must lie in [0, 1], got {list(config.recency_floor_candidates)}"
         )
-    all_rows = build_rows(u, i, ratings, timestamps, n_rows=n_users, n_cols=n_items)
+    all_rows = build_rows(
+        u,
+        i,
+        ratings,
+        timestamps,
+        n_rows=n_users,
+        n_cols=n_items,
+        recency_window=config.history.recency_window,
+    )
     metrics: dict[str, Any] = {"n_users": n_users, "n_items": n_items, "n_ratings": len(ratings)}
     timings: dict[str, float] = {"prepare": time.perf_counter() - t_start}
     progress("prepare", 1.0, {})
@@ -514,18 +568,22 @@ def train(
         ranking_fit_seconds += seconds
         timings["ranking_refit"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    rating_head, rating_metrics = train_rating_head(
-        u, i, ratings, n_users=n_users, n_items=n_items, config=config, progress=progress
-    )
-    metrics.update({k: v for k, v in rating_metrics.items() if k in ("rating_epochs", "rating_val_rmse")})
-    timings["rating"] = time.perf_counter() - t0
+    rating_metrics: dict[str, Any] = {"rating_fit_seconds": 0.0, "rating_examples": 0}
+    rating_arrays: dict[str, np.ndarray] = {}
+    if not implicit:
+        t0 = time.perf_counter()
+        rating_head, rating_metrics = train_rating_head(
+            u, i, ratings, n_users=n_users, n_items=n_items, config=config, progress=progress
+        )
+        rating_arrays = rating_head.arrays()
+        metrics.update({k: v for k, v in rating_metrics.items() if k in ("rating_epochs", "rating_val_rmse")})
+        timings["rating"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     progress("export", 0.0, {})
     ranker = state.model
     arrays = ranker_arrays(ranker)
-    arrays.update(rating_head.arrays())
+    arrays.update(rating_arrays)
     arrays["user_ids"], arrays["item_ids"] = user_ids, item_ids
     arrays["user_vectors"] = encode_histories(all_rows, config.history, arrays["item_embedding"])
     scorer = Scorer(arrays, config.history)
@@ -539,8 +597,11 @@ def train(
             "train_seconds": time.perf_counter() - t_start,
             "timings": timings,
             "ranking_examples_per_second": ranking_examples / max(ranking_fit_seconds, 1e-9),
-            "rating_examples_per_second": rating_metrics["rating_examples"]
-            / max(rating_metrics["rating_fit_seconds"], 1e-9),
+            "rating_examples_per_second": (
+                rating_metrics["rating_examples"] / max(rating_metrics["rating_fit_seconds"], 1e-9)
+                if not implicit
+                else None
+            ),
             "examples_per_second": examples / max(fit_seconds, 1e-9),
         }
     )

@@ -124,6 +124,7 @@ def user_vectors(scorer: Scorer, histories: RatingArrays) -> tuple[np.ndarray, n
         histories.timestamps[known],
         n_rows=len(user_ids),
         n_cols=len(scorer.items),
+        recency_window=scorer.weighting.recency_window,
     )
     return user_ids, scorer.encode_rows(rows)
 

@@ -91,13 +91,22 @@ def test_numpy_scores_match_the_keras_model(trained):
     u_idx, _ = scorer.users.lookup(d.users[mask])
     i_idx, _ = scorer.items.lookup(d.items[mask])
     rows = build_rows(
-        u_idx, i_idx, d.ratings[mask], d.timestamps[mask], n_rows=len(scorer.users), n_cols=len(scorer.items)
+        u_idx,
+        i_idx,
+        d.ratings[mask],
+        d.timestamps[mask],
+        n_rows=len(scorer.users),
+        n_cols=len(scorer.items),
+        recency_window=scorer.weighting.recency_window,
     )
     x = rows.dense(np.arange(20), scorer.weighting.weights(rows.values, rows.positions))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
+    taste = rows.dense(np.arange(20), scorer.weighting.taste_weights(rows.values))
+    taste /= np.linalg.norm(taste, axis=1, keepdims=True)
+    assert scorer.weighting.taste_dims == 8  # half of the tiny model's 16 columns
     from ml.model import sparse_inputs
 
-    keras_scores = np.asarray(res.ranker(sparse_inputs(x)))
+    keras_scores = np.asarray(res.ranker(sparse_inputs(x, taste)))
     np.testing.assert_allclose(
         scorer.score_vectors(scorer.user_vectors(users)), keras_scores, rtol=1e-4, atol=1e-4
     )

@@ -21,7 +21,13 @@ def test_batches_have_one_shape_and_cover_every_example_once():
     from ml.train import ExampleStream
 
     rows = _rows()
-    cfg = TrainConfig(batch_size=16, samples_per_user=3, input_dropout=0.0, autoencoder_fraction=1.0)
+    cfg = TrainConfig(
+        batch_size=16,
+        samples_per_user=3,
+        input_dropout=0.0,
+        autoencoder_fraction=1.0,
+        denoise_dropped_only=False,
+    )
     stream = ExampleStream(rows, cfg, seed=1)
     batches = list(stream.epoch(0))
     shapes = {(b[0]["items"].shape, b[0]["row_mask"].shape, b[1][0].shape) for b in batches}
@@ -50,6 +56,32 @@ def test_next_item_examples_predict_only_later_ratings():
         cut = len(inputs)
         assert inputs == history[:cut]
         assert targets == history[cut : cut + 5]
+
+
+def test_denoising_examples_predict_what_was_dropped_and_never_their_inputs():
+    from ml.train import make_examples
+
+    rows = _rows(seed=5)
+    cfg = TrainConfig(autoencoder_fraction=1.0, input_dropout=0.5)
+    users = np.arange(rows.n_rows)
+    ex = make_examples(rows, users, cfg, np.random.default_rng(0))
+    for k, u in enumerate(users):
+        inputs = set(ex.in_items[ex.in_ptr[k] : ex.in_ptr[k + 1]].tolist())
+        targets = set(ex.t_items[ex.t_ptr[k] : ex.t_ptr[k + 1]].tolist())
+        assert not inputs & targets
+        assert inputs | targets == set(rows.row(u).tolist())
+
+
+def test_taste_columns_take_half_the_user_vector_unless_the_history_fixes_them():
+    resolved = TrainConfig(embedding_dim=64).resolve(n_users=10, n_items=10, n_ratings=100)
+    assert resolved.history.taste_dims == 32
+    assert TrainConfig(taste_share=0.0).resolve(n_users=1, n_items=1, n_ratings=1).history.taste_dims == 0
+    fixed = TrainConfig(history=HistoryWeighting(taste_dims=10)).resolve(n_users=1, n_items=1, n_ratings=1)
+    assert fixed.history.taste_dims == 10
+    with pytest.raises(ValueError, match="taste_dims"):
+        TrainConfig(embedding_dim=8, history=HistoryWeighting(taste_dims=8)).resolve(
+            n_users=1, n_items=1, n_ratings=1
+        )
 
 
 def test_automatic_sizes_depend_on_the_data_size():
@@ -84,8 +116,10 @@ def _taste_change(drift: bool, seed: int = 0):
 def test_the_recency_floor_is_chosen_on_the_validation_split(drift):
     from ml.train import train
 
+    # one recency-weighted vector counting every click (the setting the floor choice was made for)
     cfg = TrainConfig(embedding_dim=8, max_epochs=4, refit_epochs=0, rating_sweeps=1, jit_compile=False,
-                      recency_floor_candidates=(0.0, 0.5))  # fmt: skip
+                      recency_floor_candidates=(0.0, 0.5), taste_share=0.0, history=HistoryWeighting(),
+                      autoencoder_fraction=0.3, denoise_dropped_only=False)  # fmt: skip
     result = train(*_taste_change(drift), config=cfg)
     by_floor = result.metrics["val_ndcg@10_by_recency_floor"]
     assert set(by_floor) == {"0.0", "0.5"}

@@ -95,10 +95,10 @@ def rating_upsert(*, user_id: int, movie_id: int, value: object, at: datetime | 
             )
             created, count_delta, half_delta = False, 0, half_stars(number) - half_stars(old_value)
             break
-        pk = _rating_insert(user_id=user_id, movie_id=movie_id, value=number, at=now)
-        if pk is not None:
+        new_pk = _rating_insert(user_id=user_id, movie_id=movie_id, value=number, at=now)
+        if new_pk is not None:
             rating = Rating(
-                pk=pk, user_id=user_id, movie_id=movie_id, value=number, created_at=now, updated_at=now
+                pk=new_pk, user_id=user_id, movie_id=movie_id, value=number, created_at=now, updated_at=now
             )
             created, count_delta, half_delta = True, 1, half_stars(number)
             break

@@ -127,7 +127,7 @@ def active_version_read_through(load: Callable[[], T | None]) -> T | None:
     except Exception:
         key, cached = None, None
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     value = load()
     if key is not None and value is not None:
         with contextlib.suppress(Exception):

@@ -159,6 +159,16 @@ result = [{{"id": i, "token": Token.objects.create(user_id=i).key}} for i in ids
         "PUT", f"/api/v1/me/ratings/{extra}/", json={"value": 4.5}
     )
     assert put.status_code == (201 if created else 200), put.text
+    # A refresh queued during the load may still be running and write a list that predates this
+    # rating; the member's stale-list note is cleared only by a refresh that read every change.
+    wait_for(
+        lambda: (
+            rows(stack.database_url, "SELECT 1 FROM ratings_stalelistnote WHERE user_id = %s", (late["id"],))
+            == []
+        ),
+        timeout=60,
+        what="a refresh that saw every change",
+    )
     listed = wait_for(
         lambda: _list_of(stack.database_url, late["id"], rated_at), timeout=60, what="the new refresh"
     )

@@ -27,9 +27,10 @@ class Genre(models.Model):
 class Movie(models.Model):
     """A movie, with the ids other catalogues know it by and denormalised rating statistics.
 
-    ``rating_count`` and ``rating_mean`` are kept exact by the rating services and the importers
-    (``ratings.stats.movie_stats_refresh``); they exist so that lists can sort by popularity and
-    average without aggregating millions of ratings per request.
+    ``rating_count``, ``rating_sum_half`` and ``rating_mean`` are kept exact by the rating services
+    (an incremental update in the rating's transaction) and the importers (a recount), both in
+    ``ratings.stats``; they exist so that lists can sort by popularity and average without aggregating
+    millions of ratings per request.
     """
 
     title = models.CharField(max_length=512)
@@ -44,6 +45,9 @@ class Movie(models.Model):
     amazon_asin = models.CharField(max_length=16, null=True, blank=True, unique=True)
 
     rating_count = models.PositiveIntegerField(default=0)
+    # The sum of the ratings in half stars (value * 2): an integer, so adding and taking away one rating
+    # is exact however many there are; rating_mean is derived from it and the count.
+    rating_sum_half = models.PositiveBigIntegerField(default=0)
     rating_mean = models.FloatField(default=0.0)
 
     created_at = models.DateTimeField(auto_now_add=True)

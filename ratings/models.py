@@ -81,3 +81,23 @@ class SkippedMovie(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} hasn't seen {self.movie_id}"
+
+
+class StaleListNote(models.Model):
+    """A durable note that a member's recommendation list is stale (an outbox row).
+
+    Written in the same transaction as the rating (or hide) that made the list stale, so it exists
+    exactly when that change committed, whatever happens to the cache or the broker afterwards. The
+    recommendations app consumes it: a refresh of the member clears the note it started from
+    (``changes`` tells a later change apart), and a periodic sweep refreshes members whose note is old,
+    which is how a change made while the broker was down still gets its refresh.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(db_index=True, help_text="When the latest change committed.")
+    changes = models.PositiveBigIntegerField(default=1, help_text="Changes since the note was created.")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}'s list is stale since {self.changed_at:%Y-%m-%d %H:%M:%S}"

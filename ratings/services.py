@@ -4,14 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Movie
 
 from .models import HALF_STARS, HiddenMovie, Rating, SkippedMovie, WatchlistEntry
+from .outbox import stale_note_write
 from .signals import ratings_changed
-from .stats import movie_stats_refresh
+from .stats import half_stars, movie_stats_apply
 
 
 def rating_value_clean(value: object) -> float:
@@ -38,31 +39,77 @@ class RatingResult:
 
 
 def _announce(*, user_id: int, movie_id: int) -> None:
+    """After commit, tell listeners (they act at once; the durable note is already written)."""
     transaction.on_commit(
         lambda: ratings_changed.send(sender=Rating, user_id=user_id, movie_ids=[movie_id]), robust=True
     )
+
+
+def _unknown_movie(movie_id: int) -> ValidationError:
+    return ValidationError(f"There is no movie with id {movie_id}.", code="unknown_movie")
+
+
+_RATING_TABLE = Rating._meta.db_table
+
+
+def _rating_insert(*, user_id: int, movie_id: int, value: float, at: datetime) -> int | None:
+    """Insert the rating; its id, or None when another transaction inserted the pair first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_RATING_TABLE} (user_id, movie_id, value, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id, movie_id) DO NOTHING RETURNING id",
+            [user_id, movie_id, value, at, at],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 @transaction.atomic
 def rating_upsert(*, user_id: int, movie_id: int, value: object, at: datetime | None = None) -> RatingResult:
     """Create or change ``user_id``'s rating of ``movie_id``; re-rating updates, never duplicates.
 
-    The movie's row is locked first so concurrent ratings of one movie serialise and its
-    denormalised statistics stay exact.
+    One transaction, in this order (every rating write takes its locks in the same order, so they
+    cannot deadlock):
+
+    1. The member's stale-list note (`ratings.outbox`) is upserted. Its row lock serialises this
+       member's own concurrent changes, so the next statement sees the last one committed.
+    2. The rating's row is locked to know the value it replaces, then updated; or it is inserted.
+    3. The movie's statistics change by one exact increment (`ratings.stats.movie_stats_apply`). Last,
+       so the movie row's lock, which serialises every rater of that movie, is held only until commit.
     """
     number = rating_value_clean(value)
     now = at or timezone.now()
-    try:
-        Movie.objects.select_for_update().only("pk").get(pk=movie_id)
-    except Movie.DoesNotExist:
-        raise ValidationError(f"There is no movie with id {movie_id}.", code="unknown_movie") from None
-    rating, created = Rating.objects.update_or_create(
-        user_id=user_id,
-        movie_id=movie_id,
-        defaults={"value": number, "updated_at": now},
-        create_defaults={"value": number, "created_at": now, "updated_at": now},
-    )
-    movie_stats_refresh(movie_ids=[movie_id])
+    stale_note_write(user_id=user_id, at=now)
+    for _ in range(3):  # again only when a writer that takes no note (an importer) inserted the pair
+        old = (
+            Rating.objects.select_for_update()
+            .filter(user_id=user_id, movie_id=movie_id)
+            .values_list("pk", "value", "created_at")
+            .first()
+        )
+        if old is not None:
+            pk, old_value, created_at = old
+            Rating.objects.filter(pk=pk).update(value=number, updated_at=now)
+            rating = Rating(
+                pk=pk, user_id=user_id, movie_id=movie_id, value=number, created_at=created_at, updated_at=now
+            )
+            created, count_delta, half_delta = False, 0, half_stars(number) - half_stars(old_value)
+            break
+        new_pk = _rating_insert(user_id=user_id, movie_id=movie_id, value=number, at=now)
+        if new_pk is not None:
+            rating = Rating(
+                pk=new_pk, user_id=user_id, movie_id=movie_id, value=number, created_at=now, updated_at=now
+            )
+            created, count_delta, half_delta = True, 1, half_stars(number)
+            break
+    else:  # pragma: no cover - needs an outside writer inserting and deleting the pair three times
+        raise ValidationError("The rating changed concurrently; try again.", code="conflict")
+    # The rating's foreign key is only checked at commit, so an unknown movie is found here (no row to
+    # update) and the whole transaction rolls back.
+    if (count_delta or half_delta) and not movie_stats_apply(
+        movie_id=movie_id, count_delta=count_delta, half_delta=half_delta
+    ):
+        raise _unknown_movie(movie_id)
     # Rated means seen: it leaves the watchlist.
     WatchlistEntry.objects.filter(user_id=user_id, movie_id=movie_id).delete()
     _announce(user_id=user_id, movie_id=movie_id)
@@ -71,19 +118,29 @@ def rating_upsert(*, user_id: int, movie_id: int, value: object, at: datetime | 
 
 @transaction.atomic
 def rating_delete(*, user_id: int, movie_id: int) -> bool:
-    """Remove ``user_id``'s rating of ``movie_id``. Returns False when there was none (idempotent)."""
-    if not Movie.objects.select_for_update().filter(pk=movie_id).exists():
+    """Remove ``user_id``'s rating of ``movie_id``. Returns False when there was none (idempotent).
+
+    Locks in `rating_upsert`'s order: the member's note, the rating (deleted), the movie's statistics.
+    """
+    if not Rating.objects.filter(user_id=user_id, movie_id=movie_id).exists():
         return False
-    deleted, _ = Rating.objects.filter(user_id=user_id, movie_id=movie_id).delete()
-    if deleted:
-        movie_stats_refresh(movie_ids=[movie_id])
-        _announce(user_id=user_id, movie_id=movie_id)
-    return bool(deleted)
+    stale_note_write(user_id=user_id, at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {_RATING_TABLE} WHERE user_id = %s AND movie_id = %s RETURNING value",
+            [user_id, movie_id],
+        )
+        row = cursor.fetchone()
+    if row is None:  # deleted concurrently: that change noted the list stale too
+        return False
+    movie_stats_apply(movie_id=movie_id, count_delta=-1, half_delta=-half_stars(row[0]))
+    _announce(user_id=user_id, movie_id=movie_id)
+    return True
 
 
 def _require_movie(movie_id: int) -> None:
     if not Movie.objects.filter(pk=movie_id).exists():
-        raise ValidationError(f"There is no movie with id {movie_id}.", code="unknown_movie")
+        raise _unknown_movie(movie_id)
 
 
 def hidden_add(*, user_id: int, movie_id: int) -> bool:
@@ -92,6 +149,7 @@ def hidden_add(*, user_id: int, movie_id: int) -> bool:
     with transaction.atomic():
         _, created = HiddenMovie.objects.get_or_create(user_id=user_id, movie_id=movie_id)
         if created:
+            stale_note_write(user_id=user_id, at=timezone.now())
             _announce(user_id=user_id, movie_id=movie_id)
     return created
 
@@ -100,6 +158,7 @@ def hidden_remove(*, user_id: int, movie_id: int) -> bool:
     with transaction.atomic():
         deleted, _ = HiddenMovie.objects.filter(user_id=user_id, movie_id=movie_id).delete()
         if deleted:
+            stale_note_write(user_id=user_id, at=timezone.now())
             _announce(user_id=user_id, movie_id=movie_id)
     return bool(deleted)
 

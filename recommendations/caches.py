@@ -1,6 +1,6 @@
 """Every cache entry of the recommendations app: its keys, what may read it, and how it is invalidated.
 
-Three kinds of entries, all in Django's default cache:
+Four kinds of entries, all in Django's default cache:
 
 - **Lists.** A member's persisted list as stored (packed bytes, `recommendations.lists.StoredList`)
   under ``recs:list:v4:<list epoch>:<user>``. One member's new list replaces their entry; a bulk
@@ -8,6 +8,8 @@ Three kinds of entries, all in Django's default cache:
   and lists are cached again as they are next read.
 - **Answers.** The JSON of a member's ``GET /api/v1/me/recommendations/``, served before Django REST
   framework runs (one cache round trip, no SQL). See "Who may read a cached answer" below.
+- **Active version.** ``recs:active-version:v1:<list epoch>``: the serving version's id and artifact
+  path, so a request loads its scorer without a query; an activation bumps the list epoch.
 - **Refresh debounce.** ``recs:refresh-pending:<user>`` marks that a fold-in refresh of that member
   is queued, so a burst of ratings enqueues one task.
 
@@ -115,6 +117,31 @@ def lists_replace(lists: Mapping[int, Any]) -> None:
         cache.set_many({_list_key(u, epoch): value for u, value in lists.items()}, _list_seconds())
     except Exception:
         logger.warning("Could not cache the new recommendation lists", exc_info=True)
+
+
+#: The active version's reference lives at most this long in the cache (it is keyed by the list epoch,
+#: which an activation bumps; the lifetime bounds anything else that changes the active version).
+_ACTIVE_VERSION_SECONDS = 60
+
+
+def active_version_read_through(load: Callable[[], T | None]) -> T | None:
+    """The active model version's reference (`registry.active_version_ref`), else ``load()``.
+
+    Keyed by the list epoch: an activation bumps it after commit (`forget_all`), so the next read loads
+    the new version. "No active version" is not cached: the first promotion is seen at once.
+    """
+    try:
+        key: str | None = f"recs:active-version:v1:{_epoch(LIST_EPOCH_KEY)}"
+        cached = cache.get(key)
+    except Exception:
+        key, cached = None, None
+    if cached is not None:
+        return cached
+    value = load()
+    if key is not None and value is not None:
+        with contextlib.suppress(Exception):
+            cache.set(key, value, _ACTIVE_VERSION_SECONDS)
+    return value
 
 
 # --- Answers (the API fast path) -----------------------------------------------------------------------

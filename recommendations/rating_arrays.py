@@ -12,6 +12,7 @@ import pandas as pd
 from django.db import connection
 
 from ratings.models import Rating
+from ratings.selectors import epoch_seconds_sql
 from recommender_site import pgcopy
 
 _CHUNK_ROWS = 200_000
@@ -26,15 +27,6 @@ class RatingArrays:
 
     def __len__(self) -> int:
         return len(self.users)
-
-
-def _epoch_sql(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)"  # whole seconds, as COPY reads them
-    if connection.vendor == "sqlite":
-        # '%%s' survives Django's placeholder conversion as strftime's own %s (seconds since the epoch).
-        return f"CAST(strftime('%%s', {column}) AS INTEGER)"
-    return f"UNIX_TIMESTAMP({column})"
 
 
 def ratings_as_arrays(
@@ -54,7 +46,7 @@ def ratings_as_arrays(
     if user_ids is None and pgcopy.available():
         return _copy_out(f"SELECT id, user_id, movie_id, value, updated_at FROM {table} {where}", params)
     sql = (
-        f"SELECT user_id, movie_id, value, {_epoch_sql('updated_at')} AS ts FROM {table} {where} "
+        f"SELECT user_id, movie_id, value, {epoch_seconds_sql('updated_at')} AS ts FROM {table} {where} "
         "ORDER BY user_id, updated_at, id"
     )
     frame = _cursor_out(sql, params)

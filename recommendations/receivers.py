@@ -21,13 +21,17 @@ logger = logging.getLogger(__name__)
 
 @receiver(ratings_changed, dispatch_uid="recommendations.refresh_on_rating_change")
 def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> None:
-    """Drop the cached list (so read-time filters see the change) and schedule one debounced refresh.
+    """Drop the member's cached answers (so read-time filters see the change) and schedule one
+    debounced refresh. The cached list itself stays: it is the stored list, which only a refresh
+    changes (and replaces in the cache), and every answer filters it against the member's ratings and
+    hides read from the database. The durable note that the list is stale was written with the change
+    (`ratings.outbox`); this is the fast path, the beat sweep the fallback.
 
     A burst of ratings enqueues a single task: only the first rating within the debounce window marks
     a refresh as pending; the task clears the mark when it starts, so a rating made during a refresh
     gets a refresh of its own.
     """
-    caches.member_forget(user_id=user_id)
+    caches.answers_forget_users(user_ids=[user_id])
     debounce = settings.RECOMMENDATIONS["REFRESH_DEBOUNCE_SECONDS"]
     if not caches.refresh_pending_mark(user_id=user_id, seconds=max(60, int(debounce * 30))):
         return

@@ -3,6 +3,7 @@ user right after they rate (fold-in, no retrain). Numpy only: it runs in web-sid
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
 import logging
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db.models import Max, Min
+from django.utils import timezone
 
 from ml.failpoints import failpoint
 from ml.history import chronological_order
 from ml.score import Recommendations, Scorer
 from ratings.models import HiddenMovie, Rating
+from ratings.outbox import stale_note_changes, stale_note_clear, stale_notes_due
 
 from . import caches, ml_adapter, registry
 from .lists import ListRow, list_delete, lists_write
@@ -276,3 +279,23 @@ def list_refresh_user(*, user_id: int) -> bool:
     )
     lists_write(version_id=version.pk, rows=rows, folded_in=True)
     return True
+
+
+# --- Stale-list notes (the ratings app's outbox) ----------------------------------------------------------
+
+
+def list_refresh_noted_user(*, user_id: int) -> bool:
+    """`list_refresh_user`, then clear the member's stale-list note as it was before the refresh read
+    their ratings: a change committed meanwhile leaves the note (and has queued a refresh of its own)."""
+    changes = stale_note_changes(user_id=user_id)
+    done = list_refresh_user(user_id=user_id)
+    if changes is not None:
+        stale_note_clear(user_id=user_id, changes=changes)
+    return done
+
+
+def stale_lists_due(*, limit: int) -> list[int]:
+    """Members whose list has been noted stale for longer than ``STALE_SWEEP_AFTER_SECONDS``: their
+    refresh was never queued (the broker was down) or was lost. Oldest first."""
+    after = settings.RECOMMENDATIONS["STALE_SWEEP_AFTER_SECONDS"]
+    return stale_notes_due(older_than=timezone.now() - dt.timedelta(seconds=after), limit=limit)

@@ -38,6 +38,24 @@ def active_version() -> ModelVersion | None:
     return ModelVersion.objects.active().first()
 
 
+@dataclass(frozen=True)
+class VersionRef:
+    """What serving needs of the active version: its id and where its artifact is."""
+
+    pk: int
+    artifact_path: str
+
+
+def active_version_ref() -> VersionRef | None:
+    """The serving version's id and artifact path, through the cache (no SQL on a hit)."""
+
+    def load() -> VersionRef | None:
+        row = ModelVersion.objects.active().values_list("pk", "artifact_path").first()
+        return VersionRef(*row) if row else None
+
+    return caches.active_version_read_through(load)
+
+
 def version_is_active(version_id: int) -> bool:
     return ModelVersion.objects.active().filter(pk=version_id).exists()
 

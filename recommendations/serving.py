@@ -21,13 +21,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.models import Movie
+from catalog.selectors import movies_with_genre_names
 from ml.score import Scorer
 from ratings.models import LIKED_RATING, Rating
-from ratings.selectors import user_excluded_movie_ids
+from ratings.selectors import MemberHistory, member_history, user_excluded_movie_ids
 
 from . import ml_adapter, registry
 from .lists import list_for_user
-from .rating_arrays import ratings_as_arrays
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,24 +65,40 @@ def optional(what: str, compute: Callable[[], T], default: T) -> T:
 
 
 def recommendations_for_user(
-    *, user_id: int, n: int = 20, genre: str | None = None, decade: int | None = None
+    *,
+    user_id: int,
+    n: int = 20,
+    genre: str | None = None,
+    decade: int | None = None,
+    history: MemberHistory | None = None,
 ) -> RecommendationSet:
-    """Up to ``n`` picks for ``user_id``, optionally only in ``genre`` and the ``decade`` (e.g. 1990)."""
-    excluded = user_excluded_movie_ids(user_id=user_id)
+    """Up to ``n`` picks for ``user_id``, optionally only in ``genre`` and the ``decade`` (e.g. 1990).
+
+    ``history`` (`ratings.selectors.member_history`), when the caller has read it, gives the movies to
+    leave out without another query. The picks' movies and the movies that explain them are read in
+    one query, with their genres (`catalog.selectors.movies_with_genre_names`).
+    """
+    excluded = history.excluded if history is not None else user_excluded_movie_ids(user_id=user_id)
     persisted = list_for_user(user_id=user_id)
     if persisted:
-        allowed = _filter_movies(persisted.movie_ids, genre=genre, decade=decade)
-        movies = Movie.objects.in_bulk(allowed)
-        reasons = persisted.reasons
-        because_titles = Movie.objects.in_bulk([int(v) for v in reasons.values()]) if reasons else {}
+        scores = dict(zip(persisted.movie_ids, persisted.scores, strict=True))
+        candidates = [m for m in persisted.movie_ids if m not in excluded]
+        filtered = bool(genre) or decade is not None
+        movies = _movies_and_reasons(candidates if filtered else candidates[:n], persisted.reasons)
+        if not filtered and len(candidates) > n and sum(m in movies for m in candidates[:n]) < n:
+            # some picks were deleted from the catalogue since the list was made: read the rest too
+            movies.update(_movies_and_reasons(candidates[n:], persisted.reasons))
         picks = []
-        for movie_id, score in zip(persisted.movie_ids, persisted.scores, strict=True):
-            if movie_id in excluded or movie_id not in movies:
+        for movie_id in candidates:
+            movie = movies.get(movie_id)
+            if movie is None or not _matches(movie, genre=genre, decade=decade):
                 continue
-            because = reasons.get(movie_id)
-            because_movie = because_titles.get(int(because)) if because else None
+            because = persisted.reasons.get(movie_id)
+            because_movie = movies.get(int(because)) if because else None
             reason = f"Because you liked {because_movie}" if because_movie else "Matches your taste"
-            picks.append(Pick(movie_id, float(score), reason, because_movie.pk if because_movie else None))
+            picks.append(
+                Pick(movie_id, float(scores[movie_id]), reason, because_movie.pk if because_movie else None)
+            )
             if len(picks) >= n:
                 break
         if picks:
@@ -97,6 +113,17 @@ def recommendations_for_user(
     return _fallback(user_id=user_id, excluded=excluded, n=n, genre=genre, decade=decade)
 
 
+def _movies_and_reasons(movie_ids: list[int], reasons: dict[int, int]) -> dict[int, Movie]:
+    because = [int(reasons[m]) for m in movie_ids if m in reasons]
+    return movies_with_genre_names(movie_ids=[*movie_ids, *because])
+
+
+def _matches(movie: Movie, *, genre: str | None, decade: int | None) -> bool:
+    if genre and genre not in movie.genre_names:  # type: ignore[attr-defined]
+        return False
+    return decade is None or (movie.year is not None and decade <= movie.year < decade + 10)
+
+
 def _movies_filtered(*, genre: str | None, decade: int | None) -> QuerySet[Movie]:
     movies = Movie.objects.all()
     if genre:
@@ -104,14 +131,6 @@ def _movies_filtered(*, genre: str | None, decade: int | None) -> QuerySet[Movie
     if decade is not None:
         movies = movies.filter(year__gte=decade, year__lt=decade + 10)
     return movies
-
-
-def _filter_movies(movie_ids: list[int], *, genre: str | None, decade: int | None) -> list[int]:
-    if not genre and decade is None:
-        return movie_ids
-    return list(
-        _movies_filtered(genre=genre, decade=decade).filter(pk__in=movie_ids).values_list("pk", flat=True)
-    )
 
 
 def favourite_genres(*, user_id: int, limit: int = 3) -> list[str]:
@@ -134,15 +153,16 @@ def _fallback(
         source, reason = "popular-in-your-genres", f"Popular in {', '.join(liked_genres)}, which you like"
     else:
         source, reason = "popular", "Popular with everyone" if not genre else f"Popular in {genre}"
-    top = list(movies.order_by("-rating_count", "-rating_mean", "pk")[:n])
-    picks = [Pick(m.pk, float(m.rating_count), reason) for m in top]
+    top = list(movies.order_by("-rating_count", "-rating_mean", "pk").values_list("pk", flat=True)[:n])
+    found = movies_with_genre_names(movie_ids=top)
+    picks = [Pick(pk, float(found[pk].rating_count), reason) for pk in top if pk in found]
     return RecommendationSet(
         picks=picks,
         source=source,
         model_version_id=None,
         generated_at=timezone.now(),
         personal=bool(liked_genres),
-        movies={m.pk: m for m in top},
+        movies=found,
     )
 
 
@@ -150,7 +170,7 @@ def _fallback(
 
 
 def active_scorer() -> Scorer | None:
-    version = registry.active_version()
+    version = registry.active_version_ref()
     if version is None:
         return None
     try:
@@ -187,13 +207,17 @@ def movie_similar(*, movie_id: int, n: int = 10) -> list[Movie]:
     )
 
 
-def predicted_stars_many(*, user_id: int, movie_ids: list[int]) -> dict[int, float]:
+def predicted_stars_many(
+    *, user_id: int, movie_ids: list[int], history: MemberHistory | None = None
+) -> dict[int, float]:
     """Predicted stars of ``movie_ids`` for the member, from their current ratings (fold-in), to one
-    decimal. Empty without a model or without ratings."""
+    decimal. Empty without a model or without ratings. ``history``: the member's ratings when the
+    caller has read them already (`ratings.selectors.member_history`)."""
     scorer = active_scorer()
     if scorer is None or not movie_ids:
         return {}
-    history = ratings_as_arrays(user_ids=[user_id])
+    if history is None:
+        history = member_history(user_id=user_id)
     if len(history) == 0:
         return {}
     folded = scorer.fold_in(history.movies, history.ratings, history.timestamps)

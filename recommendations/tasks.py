@@ -9,7 +9,7 @@ from django.conf import settings
 from . import caches, registry
 from .pipeline import retrain_execute
 from .rating_arrays import user_id_ranges
-from .refresh import list_refresh_user, lists_refresh_all, refresh_version
+from .refresh import list_refresh_noted_user, lists_refresh_all, refresh_version, stale_lists_due
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,26 @@ def refresh_finished(counts: list[int], *, version_id: int) -> int:
 
 @shared_task(name="recommendations.refresh_user", acks_late=True, ignore_result=True)
 def refresh_user(*, user_id: int) -> bool:
-    """Fold the user's current ratings into their vector and rewrite their list (debounced)."""
+    """Fold the user's current ratings into their vector and rewrite their list (debounced); clears
+    the stale-list note the refresh started from."""
     caches.refresh_pending_clear(user_id=user_id)
-    return list_refresh_user(user_id=user_id)
+    return list_refresh_noted_user(user_id=user_id)
+
+
+#: Members queued per sweep at most; the next sweep takes the rest.
+SWEEP_LIMIT = 5000
+
+
+@shared_task(name="recommendations.refresh_stale_sweep", acks_late=True, ignore_result=True)
+def refresh_stale_sweep() -> int:
+    """Beat, every few seconds: queue a refresh of each member whose stale-list note is older than
+    ``STALE_SWEEP_AFTER_SECONDS`` (a rating made while Redis was down, a lost task) unless one is
+    already pending. Returns how many were queued."""
+    queued = 0
+    for user_id in stale_lists_due(limit=SWEEP_LIMIT):
+        if caches.refresh_pending_mark(user_id=user_id, seconds=60):
+            refresh_user.apply_async(kwargs={"user_id": user_id})
+            queued += 1
+    if queued:
+        logger.info("stale-list sweep queued %s refreshes", queued)
+    return queued

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,8 @@ from catalog.api.serializers import MovieSummaryOutputSerializer
 from catalog.api.views import ID_REGEX
 from catalog.api.views import MovieViewSet as CatalogMovieViewSet
 from catalog.models import Movie
-from ratings.selectors import rating_histogram_for_movie, user_movie_marks
+from catalog.selectors import movie_summary
+from ratings.selectors import member_history, rating_histogram_for_movie, user_movie_marks
 from recommendations import caches, serving
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.registry import (
@@ -46,6 +47,7 @@ from .serializers import (
 )
 
 logger = logging.getLogger(__name__)
+_DATETIME = serializers.DateTimeField()
 
 
 class Conflict(exceptions.APIException):
@@ -151,29 +153,34 @@ class RecommendationListView(APIView):
         params.is_valid(raise_exception=True)
         user_id = member_id(request)
         slot = caches.answer_slot(request=request, user_id=user_id)
+        # The member's ratings and hidden movies, read once: the exclusions and the predicted stars.
+        history = member_history(user_id=user_id)
         recs = serving.recommendations_for_user(
             user_id=user_id,
             n=params.validated_data["n"],
             genre=params.validated_data.get("genre"),
             decade=params.validated_data.get("decade"),
+            history=history,
         )
         picks = [p for p in recs.picks if p.movie_id in recs.movies]
-        movies = [recs.movies[p.movie_id] for p in picks]
-        prefetch_related_objects(movies, "genres")
         stars: dict[int, float] = serving.optional(
             "predicted stars",
-            lambda: serving.predicted_stars_many(user_id=user_id, movie_ids=[p.movie_id for p in picks]),
+            lambda: serving.predicted_stars_many(
+                user_id=user_id, movie_ids=[p.movie_id for p in picks], history=history
+            ),
             {},
         )
+        # Rendered by hand, in RecommendationListOutputSerializer's shape (the schema; a test keeps the
+        # two equal): its nested serializers cost more than the rest of the request.
         body = {
             "source": recs.source,
             "model_version_id": recs.model_version_id,
-            "generated_at": recs.generated_at,
+            "generated_at": _DATETIME.to_representation(recs.generated_at),
             "personal": recs.personal,
             "items": [
                 {
                     "rank": rank,
-                    "movie": recs.movies[p.movie_id],
+                    "movie": movie_summary(recs.movies[p.movie_id]),
                     "score": p.score,
                     "predicted_stars": stars.get(p.movie_id),
                     "reason": p.reason,
@@ -182,7 +189,7 @@ class RecommendationListView(APIView):
                 for rank, p in enumerate(picks, start=1)
             ],
         }
-        response = Response(RecommendationListOutputSerializer(body).data)
+        response = Response(body)
         if slot is not None:
             response = self.finalize_response(request, response)
             response.render()

@@ -237,6 +237,9 @@ RECOMMENDATIONS = {
     # Seconds to wait after a rating before refreshing that user's list, so a burst causes one refresh;
     # short enough that a new member's picks reflect a rating within ~1 s (docs/BENCHMARKS.md).
     "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=0.5),
+    # A member's list noted stale (ratings.StaleListNote) for longer than this is refreshed by the beat
+    # sweep (recommendations.refresh_stale_sweep): its refresh was never queued (Redis was down) or lost.
+    "STALE_SWEEP_AFTER_SECONDS": env.float("RECOMMENDATIONS_STALE_SWEEP_AFTER_SECONDS", default=10),
     # Lifetime of a cached API answer: bounds what no event invalidates (other members changing a
     # movie's statistics, popularity fallbacks).
     "RESPONSE_CACHE_SECONDS": env.int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", default=300),

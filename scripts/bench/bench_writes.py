@@ -4,10 +4,22 @@ worker), in one run:
   ratings/s        PUT /api/v1/me/ratings/<movie>/ from 32 concurrent wrk connections, random members
                    and movies (each write locks the movie row, upserts, recomputes the movie's
                    statistics and enqueues a debounced fold-in refresh after commit)
+  trivial          GET /healthz on the same server in the same run: the ratios' denominator
+  uncached         GET /api/v1/me/recommendations/?n=20&format=json (DRF path, no answer cache), with the
+                   SQL transactions per request
+  first after      every cached list and answer made stale at once (the epoch bump an activation or a
+  activation       bulk refresh does), then N members each make their first request, 16 at a time
+  lost ratings     members rate and delete concurrently (each member on one thread); what each last got
+                   acknowledged must be what is stored
+  stats drift      movies whose statistics differ from a recount after every load run (movie_stats)
   rating -> list   a new member rates a movie; the time until GET /api/v1/me/recommendations/ shows a
                    list made after that rating by the fold-in path (no retrain). Measured with the
                    production debounce (RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS, default 0.5 s) and with
                    a short one, so the debounce and the work are told apart.
+
+The top level of the JSON holds the issue's contract: writes_per_second, trivial_per_second,
+writes_p99_ms, uncached_per_second, uncached_sql_per_request, first_after_activation_p99_ms,
+rating_to_list_p50_s, lost_ratings, stats_drift.
 
     python scripts/bench/bench_writes.py [--quick] --json RESULT.json
 """
@@ -21,15 +33,20 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench_serving import BASE, HERE, start_gunicorn, stop, wrk
+from bench_serving import BASE, HERE, RECS, sql_transactions, start_gunicorn, stop, warm_every_member, wrk
 from common import BROKER_DB, PYTHON, ROOT, VAR, bench_env, load_average, log, sizes, write_json
 
 SAMPLES_PER_MEMBER = 3
+#: Members the uncached run rotates through (their lists cached first).
+UNCACHED_MEMBERS = 1000
 
 
 def prepare(s: Any, tokens: Path, movies: Path, members: int) -> list[tuple[str, list[int]]]:
@@ -139,6 +156,86 @@ def start_gunicorn_with(s: Any, extra: dict[str, str], log_path: Path) -> subpro
         os.environ.update(saved)
 
 
+def django_run(s: Any, code: str) -> Any:
+    """Run ``code`` with Django set up against the benchmark's database; the JSON it prints last."""
+    head = f"import sys, json\nsys.path.insert(0, {str(HERE)!r})\nfrom common import django_setup, sizes\n"
+    head += f"django_setup(sizes({s.name == 'quick'}))\n"
+    done = subprocess.run(
+        [PYTHON, "-c", head + code], env=bench_env(s), capture_output=True, text=True, cwd=ROOT
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def first_after_activation(s: Any, tokens: list[str]) -> dict[str, Any]:
+    """Make every cached list and answer stale at once, as an activation does, then time each member's
+    first request (16 members at a time)."""
+    django_run(s, "from recommendations import caches\ncaches.forget_all()\nprint(1)")
+    before = sql_transactions(s)
+
+    def one(key: str) -> float:
+        request = urllib.request.Request(BASE + RECS, headers={"Authorization": f"Token {key}"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+        return (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ms = sorted(pool.map(one, tokens))
+    seconds = time.perf_counter() - started
+    return {"members": len(ms), "concurrency": 16, "p50_ms": ms[len(ms) // 2],
+            "p99_ms": ms[min(len(ms) - 1, int(len(ms) * 0.99))], "max_ms": ms[-1],
+            "requests_per_second": len(ms) / seconds,
+            "sql_transactions_per_request": (sql_transactions(s) - before) / len(ms), "load": load_average()}  # fmt: skip
+
+
+def lost_ratings(tokens: list[str], movie_ids: list[int], per_member: int = 20) -> dict[str, Any]:
+    """Members (one thread each) rate, re-rate and delete at once; what each last got acknowledged per
+    movie must be what the API then returns. Returns the number of mismatches."""
+    expected: dict[tuple[str, int], float | None] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def member(k: int, token: str) -> None:
+        rng = __import__("random").Random(k)
+        for i in range(per_member):
+            movie = movie_ids[rng.randrange(len(movie_ids))]
+            try:
+                if i % 5 == 4:
+                    request = urllib.request.Request(BASE + f"/api/v1/me/ratings/{movie}/", method="DELETE",
+                                                     headers={"Authorization": f"Token {token}"})  # fmt: skip
+                    with urllib.request.urlopen(request, timeout=30):
+                        pass
+                    value: float | None = None
+                else:
+                    value = rng.randint(1, 10) / 2
+                    call("PUT", f"/api/v1/me/ratings/{movie}/", token, {"value": value})
+            except Exception as exc:  # an error is not an acknowledgement: nothing to expect
+                with lock:
+                    errors.append(repr(exc)[:200])
+                continue
+            with lock:
+                expected[(token, movie)] = value
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda kt: member(*kt), enumerate(tokens)))
+    lost = 0
+    for (token, movie), value in expected.items():
+        try:
+            stored: float | None = call("GET", f"/api/v1/me/ratings/{movie}/", token)["value"]
+        except urllib.error.HTTPError as exc:
+            stored = None if exc.code == 404 else -1.0
+        lost += stored != value
+    return {"checked": len(expected), "lost": lost, "errors": len(errors), "error_samples": errors[:3]}
+
+
+def stats_drift(s: Any) -> int:
+    """Movies whose statistics differ from a recount (the drift check `manage.py movie_stats` runs)."""
+    return int(django_run(s, "from ratings.stats import movie_stats_drift\nprint(len(movie_stats_drift()))"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -156,10 +253,31 @@ def main() -> int:
     prepare(s, work / "tokens.txt", work / "movies.txt", 0)
     web = start_gunicorn(s, work / "gunicorn-writes.log")
     worker = start_worker(s, {}, work / "worker.log")
+    tokens = work / "tokens.txt"
     try:
-        env_files = dict(
-            os.environ, TOKENS_FILE=str(work / "tokens.txt"), MOVIES_FILE=str(work / "movies.txt")
+        # Reads first, while the worker is idle: the trivial endpoint (the ratios' denominator), the
+        # uncached path, and every member's first request after an activation.
+        results["trivial_same_run"] = wrk("/healthz", seconds=s.write_seconds, connections=32, tokens=tokens)
+        # Uncached answers of members whose lists are cached (as in the serving step): warm the lists of
+        # the members it rotates through first; ?format=json then skips only the answer cache.
+        keys = tokens.read_text().split()
+        uncached_tokens = work / "tokens-uncached.txt"
+        uncached_tokens.write_text("\n".join(keys[:UNCACHED_MEMBERS]) + "\n")
+        warm_every_member(uncached_tokens)
+        before = sql_transactions(s)
+        uncached = wrk(RECS + "&format=json", seconds=s.write_seconds, connections=32, tokens=uncached_tokens)
+        uncached["sql_transactions_per_request"] = (sql_transactions(s) - before) / max(
+            uncached["requests"], 1
         )
+        results["uncached_same_run"] = uncached
+        log(f"trivial {results['trivial_same_run']['requests_per_second']:.0f} req/s; uncached "
+            f"{uncached['requests_per_second']:.0f} req/s, {uncached['sql_transactions_per_request']:.2f} SQL")  # fmt: skip
+        results["first_after_activation"] = first_after_activation(
+            s, keys[: 500 if s.name == "quick" else 2000]
+        )
+        log(f"first request after an activation: p99 {results['first_after_activation']['p99_ms']:.0f} ms")
+
+        env_files = dict(os.environ, TOKENS_FILE=str(tokens), MOVIES_FILE=str(work / "movies.txt"))
         cmd = ["wrk", "-t", "2", "-c", "32", "-d", f"{s.write_seconds}s", "--timeout", "5s", "-s",
                str(HERE / "wrk_rate.lua"), BASE + "/"]  # fmt: skip
         done = subprocess.run(
@@ -174,9 +292,12 @@ def main() -> int:
         log(
             f"writes: {run['ratings_per_second']:.0f} ratings/s, p99 {run['p99_ms']:.0f} ms, non-2xx {run['non2xx']}"
         )
-        # the same server and moment: the cached read path as the comparison
-        results["reads_same_run"] = wrk("/api/v1/me/recommendations/?n=20", seconds=s.write_seconds, connections=32,
-                                        tokens=work / "tokens.txt")  # fmt: skip
+        results["stats_drift_after_writes"] = stats_drift(s)
+        # the same server and moment, the worker consuming the writes' refreshes: the cached read path
+        results["reads_same_run"] = wrk(RECS, seconds=s.write_seconds, connections=32, tokens=tokens)
+        movie_ids = [int(x) for x in (work / "movies.txt").read_text().split()]
+        results["lost_ratings"] = lost_ratings(keys[:64], movie_ids[:200])
+        log(f"lost ratings: {results['lost_ratings']}")
     finally:
         stop(worker)
         stop(web)
@@ -189,7 +310,23 @@ def main() -> int:
         log(
             f"rating -> list (debounce {row['debounce_seconds']} s): median {row['median_seconds']}, max {row['max_seconds']}"
         )
+    results["stats_drift_after_all"] = stats_drift(s)
     results["load_after"] = load_average()
+    production = results["latency"][0]
+    results.update(  # the issue's contract, at the top level
+        writes_per_second=results["writes"]["ratings_per_second"],
+        trivial_per_second=results["trivial_same_run"]["requests_per_second"],
+        writes_p99_ms=results["writes"]["p99_ms"],
+        uncached_per_second=results["uncached_same_run"]["requests_per_second"],
+        uncached_sql_per_request=results["uncached_same_run"]["sql_transactions_per_request"],
+        first_after_activation_p99_ms=results["first_after_activation"]["p99_ms"],
+        rating_to_list_p50_s=production["median_seconds"]
+        if production["median_seconds"] is not None
+        else 1e9,
+        lost_ratings=results["lost_ratings"]["lost"] + production["timeouts"],
+        stats_drift=max(results["stats_drift_after_writes"], results["stats_drift_after_all"]),
+    )
+    log(f"stats drift: {results['stats_drift']} movies")
     write_json(args.json, results)
     return 0
 

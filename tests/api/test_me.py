@@ -38,6 +38,20 @@ def test_put_creates_then_updates_one_rating(member_client, member, movie):
     assert (movie.rating_count, movie.rating_mean) == (1, 2.0)
 
 
+def test_the_put_answer_is_what_the_schema_serializer_renders_of_the_stored_rating(member_client, member):
+    from ratings.api.serializers import RatingOutputSerializer
+    from tests.factories import GenreFactory
+
+    movie = MovieFactory.create(title="Heat", year=1995)
+    movie.genres.set([GenreFactory.create(name="Drama"), GenreFactory.create(name="Crime")])
+    for value, status in ((4.5, 201), (3.0, 200)):
+        response = member_client.put(f"{RATINGS}{movie.pk}/", {"value": value})
+        assert response.status_code == status
+        stored = Rating.objects.select_related("movie").get(user=member, movie=movie)
+        assert response.json() == RatingOutputSerializer(stored).data
+    assert response.json()["movie"]["genres"] == ["Crime", "Drama"]
+
+
 @pytest.mark.parametrize(
     "body",
     [{"value": 7}, {"value": "four"}, {"value": 0.3}, {}, {"value": True}, {"value": None}, {"value": [4]}],

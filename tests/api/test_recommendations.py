@@ -116,7 +116,7 @@ def test_a_model_list_says_which_version_made_it_and_why(member_client, member, 
     monkeypatch.setattr(
         serving,
         "predicted_stars_many",
-        lambda *, user_id, movie_ids: {m: 4.0 + i / 10 for i, m in enumerate(movie_ids)},
+        lambda *, user_id, movie_ids, history: {m: 4.0 + i / 10 for i, m in enumerate(movie_ids)},
     )
     body = member_client.get(RECS, {"n": 10}).json()
     assert (body["source"], body["model_version_id"], body["personal"]) == ("model", version.pk, True)
@@ -139,3 +139,54 @@ def test_a_failing_model_extra_leaves_predicted_stars_empty(member_client, popul
     response = member_client.get(RECS, {"n": 2})
     assert response.status_code == 200
     assert [i["predicted_stars"] for i in response.json()["items"]] == [None, None]
+
+
+@pytest.mark.parametrize("params", [{"n": 10}, {"n": 2}, {"genre": "Drama"}, {"decade": 1990}])
+def test_the_hand_rendered_answer_is_what_the_schema_serializer_renders(
+    member_client, member, popular, params
+):
+    from django.db.models import prefetch_related_objects
+
+    from recommendations import serving
+    from recommendations.api.serializers import RecommendationListOutputSerializer
+
+    rating_upsert(user_id=member.pk, movie_id=popular[11].pk, value=5)
+    version = ModelVersion.objects.create(artifact_path="/nonexistent/v1", data_fingerprint="f")
+    model_version_activate(version_id=version.pk)
+    ranked = [popular[5], popular[4], popular[9], popular[2], popular[3]]
+    lists_write(
+        version_id=version.pk,
+        rows=[
+            ListRow(
+                user_id=member.pk,
+                movie_ids=[m.pk for m in ranked],
+                scores=[0.9, 0.8, 0.7, 0.6, 0.5],
+                reasons={popular[5].pk: popular[11].pk},
+            )
+        ],
+    )
+    body = member_client.get(RECS, params).json()
+    recs = serving.recommendations_for_user(user_id=member.pk, **{"n": 20, **params})
+    movies = [recs.movies[p.movie_id] for p in recs.picks]
+    prefetch_related_objects(movies, "genres")
+    expected = RecommendationListOutputSerializer(
+        {
+            "source": recs.source,
+            "model_version_id": recs.model_version_id,
+            "generated_at": recs.generated_at,
+            "personal": recs.personal,
+            "items": [
+                {
+                    "rank": rank,
+                    "movie": recs.movies[p.movie_id],
+                    "score": p.score,
+                    "predicted_stars": None,  # the artifact does not exist
+                    "reason": p.reason,
+                    "because_movie_id": p.because_movie_id,
+                }
+                for rank, p in enumerate(recs.picks, start=1)
+            ],
+        }
+    ).data
+    assert body["items"]
+    assert body == expected

@@ -8,6 +8,7 @@ Redis is this test's own server (tests/reliability/support.py), so stopping it d
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -17,7 +18,7 @@ import requests
 
 from recommendations.fields import unpack_ids
 
-from .support import Client, member_tokens, movie_stats_exact, rows, run_members, wait_for
+from .support import Client, Process, member_tokens, movie_stats_exact, rows, run_members, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -159,9 +160,58 @@ result = [{{"id": i, "token": AuthToken.objects.create(User.objects.get(pk=i))[1
         "PUT", f"/api/v1/me/ratings/{extra}/", json={"value": 4.5}
     )
     assert put.status_code == (201 if created else 200), put.text
+    # A refresh queued during the load may still be running and write a list that predates this
+    # rating; the member's stale-list note is cleared only by a refresh that read every change.
+    wait_for(
+        lambda: (
+            rows(stack.database_url, "SELECT 1 FROM ratings_stalelistnote WHERE user_id = %s", (late["id"],))
+            == []
+        ),
+        timeout=60,
+        what="a refresh that saw every change",
+    )
     listed = wait_for(
         lambda: _list_of(stack.database_url, late["id"], rated_at), timeout=60, what="the new refresh"
     )
     assert listed[1] is True
     assert not set(listed[0]) & (mine | {extra})
+    assert "refresh_user" in worker.output()
+
+
+def test_a_rating_made_while_redis_is_down_is_refreshed_once_redis_is_back(stack):
+    """Nothing can be queued while Redis is down, but the rating's transaction wrote a durable note that
+    the member's list is stale; once Redis is back, beat's sweep (the schedule migrations install)
+    queues the refresh, and the refresh clears the note."""
+    (member,) = member_tokens(stack.env, 1, prefix="outage")
+    movies = stack.template["clusters"]["Drama"][:2]
+    base = stack.web()
+    stack.redis.stop()
+    for movie in movies:
+        put = Client(base, token=member["token"]).request(
+            "PUT", f"/api/v1/me/ratings/{movie}/", json={"value": 5}
+        )
+        assert put.status_code == 201, put.text
+    note = "SELECT changes FROM ratings_stalelistnote WHERE user_id = %s"
+    assert rows(stack.database_url, note, (member["id"],)) == [(2,)]
+    assert _list_of(stack.database_url, member["id"]) is None
+
+    stack.redis.start()
+    sweep_env = {"RECOMMENDATIONS_STALE_SWEEP_AFTER_SECONDS": "1"}
+    worker = stack.worker("default", "default", **sweep_env)
+    beat = Process(
+        "beat",
+        [sys.executable, "-m", "celery", "-A", "recommender_site", "beat", "--loglevel", "INFO",
+         "--schedule", str(stack.dir / "beat-schedule")],
+        env={**stack.env, **sweep_env}, log_dir=stack.dir,
+    )  # fmt: skip
+    stack.processes.append(beat)
+    listed = wait_for(
+        lambda: _list_of(stack.database_url, member["id"]), timeout=90, what="the swept refresh"
+    )
+    assert listed[1] is True
+    assert not set(listed[0]) & set(movies)
+    assert wait_for(
+        lambda: rows(stack.database_url, note, (member["id"],)) == [], timeout=30, what="the note cleared"
+    )
+    assert "recommendations.refresh_stale_sweep" in beat.output()
     assert "refresh_user" in worker.output()

@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0002_pg_trgm'),
-        ('ratings', '0001_initial'),
+        ('catalog', '0003_pg_trgm'),
+        ('ratings', '0003_stale_list_note'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -20,6 +20,6 @@ def drop_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalog", "0001_initial")]
+    dependencies = [("catalog", "0002_movie_rating_sum_half")]
 
     operations = [TrigramExtension(), migrations.RunPython(create_index, drop_index)]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ml import LIKE_THRESHOLD
 from ml.history import RowSets, build_rows, positions_from_end
 from ml.ranking import mask_rows, top_n
 
@@ -115,7 +116,7 @@ def ranking_task(
     *,
     n_users: int,
     n_items: int,
-    like_threshold: float = 4.0,
+    like_threshold: float = LIKE_THRESHOLD,
 ) -> RankingTask:
     """Build the full-ranking task from (users, items, ratings, timestamps) train and test arrays."""
     tu, ti, tr, tt = train
@@ -277,7 +278,7 @@ def protocol(
     n_users: int | None = None,
     n_items: int | None = None,
     holdout: int = 10,
-    like_threshold: float = 4.0,
+    like_threshold: float = LIKE_THRESHOLD,
     negatives: int = 99,
     seed: int = 0,
 ) -> Protocol:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ml import LIKE_THRESHOLD
+
 
 @dataclass(frozen=True)
 class HistoryWeighting:
@@ -25,7 +27,7 @@ class HistoryWeighting:
       rated 50 movies in one evening is treated like one who rated them over a year.
     """
 
-    like_threshold: float = 4.0
+    like_threshold: float = LIKE_THRESHOLD
     like_weight: float = 1.0
     dislike_weight: float = 0.3
     recency_half_life: float = 10.0

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import sparse
 
+from ml import LIKE_THRESHOLD
 from ml.evaluate import Protocol, RankingTask
 from ml.reasons import choose_reasons, favourites
 from ml.score import Scorer
@@ -38,7 +39,7 @@ SimilarFn = Callable[[int, int], np.ndarray]
 K = 10
 
 
-def _likes(split: Protocol, like_threshold: float = 4.0) -> sparse.csc_matrix:
+def _likes(split: Protocol, like_threshold: float = LIKE_THRESHOLD) -> sparse.csc_matrix:
     u, i, r, _ = split.train
     liked = r >= like_threshold
     m = sparse.csc_matrix(
@@ -150,7 +151,9 @@ def order_overlap(scorer: Scorer, split: Protocol, users: np.ndarray, *, n_ratin
     return float(np.mean(overlaps)) if overlaps else 0.0
 
 
-def similar_quality(similar: SimilarFn, split: Protocol, *, like_threshold: float = 4.0) -> dict[str, float]:
+def similar_quality(
+    similar: SimilarFn, split: Protocol, *, like_threshold: float = LIKE_THRESHOLD
+) -> dict[str, float]:
     """similar_objective (companion HR@10) and similar_popularity_echo of a similar-movies function."""
     assert isinstance(split.task, RankingTask)
     task = split.task

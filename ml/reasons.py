@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from ml import LIKE_THRESHOLD
 from ml.score import Scorer
 
 #: preference for higher-rated favourites: closeness (a cosine) added per star above the threshold
@@ -44,7 +45,7 @@ def favourites(
     ratings: np.ndarray,
     user_ids: np.ndarray,
     *,
-    like_threshold: float = 4.0,
+    like_threshold: float = LIKE_THRESHOLD,
     max_candidates: int = MAX_CANDIDATES,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each user's favourites as padded blocks: (items (len(user_ids) x slots), -1 padding; ratings).

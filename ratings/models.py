@@ -4,11 +4,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ml import LIKE_THRESHOLD
+
 # 0.5, 1.0, ..., 5.0 are exact binary fractions, so float equality on them is safe in every backend.
 HALF_STARS: tuple[float, ...] = tuple(x / 2 for x in range(1, 11))
 MIN_RATING, MAX_RATING = HALF_STARS[0], HALF_STARS[-1]
 #: A rating at or above this is a "like" (reasons, favourite genres, evaluation's relevant items).
-LIKED_RATING = 4.0
+LIKED_RATING = LIKE_THRESHOLD
 #: After this many ratings a member's picks are personal; the welcome page asks for them.
 ONBOARDING_GOAL = 5
 

@@ -17,7 +17,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from ml.failpoints import failpoint
-from ml.history import chronological_order
+from ml.reasons import choose_reasons, favourites
 from ml.score import Recommendations, Scorer
 from ratings.models import HiddenMovie, Rating
 from ratings.outbox import stale_note_changes, stale_note_clear, stale_notes_due
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 #: Picks that get a "because you liked ..." reason (more than any page shows at once).
 REASONS_PER_LIST = 30
-#: Most recent liked movies considered as reasons.
-REASON_CANDIDATES = 50
 
 
 def _hidden_by_user(user_range: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
@@ -59,59 +57,27 @@ def _user_slices(users: np.ndarray) -> Iterator[tuple[int, int, int]]:
 
 def _reasons(
     scorer: Scorer, histories: RatingArrays, user_ids: np.ndarray, picks: np.ndarray
-) -> list[np.ndarray | dict[int, int]]:
-    """For each user's first `REASONS_PER_LIST` picks, the liked movie that contributed most to the score.
-
-    ``histories`` holds the ratings of ``user_ids`` (sorted); ``picks`` is their (users x n) top-N
-    (-1 padding). The ranking score is b_i + sum_j w_j (E_j . Q_i) over rated movies j (the user tower
-    is linear), so each liked movie's contribution is exact. Candidates are each user's
-    `REASON_CANDIDATES` most recent liked movies; a pick gets a reason only when its best candidate
-    pushes it up (positive contribution). One batched (users x candidates x picks) product per chunk:
-    no per-user numpy work. Each user's reasons are (pick, because) rows of a (k, 2) array.
+) -> list[np.ndarray]:
+    """For each user's first `REASONS_PER_LIST` picks, the favourite that explains it (`ml.reasons`):
+    a movie they rated at least the like threshold, chosen for how close it is to the pick (never for
+    how recently it was rated), preferring higher-rated ones, and spread so that no favourite explains
+    more than a third of a list. ``histories`` holds the ratings of ``user_ids`` (sorted), in time
+    order within each user; ``picks`` is their (users x n) top-N (-1 padding). One batched product per
+    chunk. Each user's reasons are (pick, because) rows of a (k, 2) array; a pick no favourite is
+    close to has none ("Matches your taste").
     """
-    n_users = len(user_ids)
     picks = picks[:, :REASONS_PER_LIST]
-    # Each user's known rated movies, oldest first (ties keep their input order), then the weights
-    # training uses, which depend on the position from the end of the user's history.
-    owner = np.searchsorted(user_ids, histories.users)
-    idx, known = scorer.items.lookup(histories.movies)
-    owner, idx = owner[known], idx[known]
-    ratings, stamps = histories.ratings[known], histories.timestamps[known]
-    order = chronological_order(owner, stamps)
-    owner, idx, ratings = owner[order], idx[order], ratings[order]
-    weights = scorer.weighting.weights(ratings, _positions_from_end(owner, n_users))
-    liked = ratings >= scorer.weighting.like_threshold
-    owner, idx, weights = owner[liked], idx[liked], weights[liked]
-    # The most recent REASON_CANDIDATES liked movies of each user, into a padded (users x slots) block.
-    back = _positions_from_end(owner, n_users)
-    recent = back < REASON_CANDIDATES
-    owner, idx, weights, back = owner[recent], idx[recent], weights[recent], back[recent]
-    kept = np.bincount(owner, minlength=n_users)
-    slot = kept[owner] - 1 - back  # oldest kept candidate in slot 0, as a chronological list would be
-    width = max(int(kept.max(initial=0)), 1)
-    candidates = np.zeros((n_users, width), np.int64)
-    cand_weight = np.zeros((n_users, width), np.float32)
-    present = np.zeros((n_users, width), bool)
-    candidates[owner, slot], cand_weight[owner, slot], present[owner, slot] = idx, weights, True
-
-    pick_idx, pick_known = scorer.items.lookup(picks)
-    pick_idx = pick_idx.reshape(picks.shape)
-    pick_ok = pick_known.reshape(picks.shape) & (picks >= 0)
-    contrib = np.matmul(scorer.item_embedding[candidates], scorer.item_output[pick_idx].transpose(0, 2, 1))
-    contrib *= cand_weight[:, :, None]
-    contrib[~present] = -np.inf
-    best = contrib.argmax(axis=1)  # (users x picks): the first best candidate, as argmax breaks ties
-    best_value = np.take_along_axis(contrib, best[:, None, :], axis=1)[:, 0, :]
-    because = scorer.items.ids[np.take_along_axis(candidates, best, axis=1)]
-    ok = pick_ok & (best_value > 0)
+    liked, liked_stars = favourites(
+        histories.users,
+        histories.movies,
+        histories.ratings,
+        user_ids,
+        like_threshold=scorer.weighting.like_threshold,
+    )
+    because = choose_reasons(scorer, picks, liked, liked_stars)
     pairs = np.stack([picks, because], axis=2)
-    return [pairs[k][ok[k]] for k in range(n_users)]
-
-
-def _positions_from_end(owner: np.ndarray, n_users: int) -> np.ndarray:
-    """For entries grouped by ``owner`` (non-decreasing), each one's position from its group's end."""
-    ends = np.cumsum(np.bincount(owner, minlength=n_users))
-    return ends[owner] - 1 - np.arange(len(owner))
+    ok = because >= 0
+    return [pairs[k][ok[k]] for k in range(len(user_ids))]
 
 
 @dataclass(frozen=True)

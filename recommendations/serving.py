@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -24,7 +24,7 @@ from catalog.models import Movie
 from catalog.selectors import movies_with_genre_names
 from ml.score import Scorer
 from ratings.models import LIKED_RATING, Rating
-from ratings.selectors import MemberHistory, member_history, user_excluded_movie_ids
+from ratings.selectors import MemberHistory, member_history, user_excluded_movie_ids, user_hidden_ids
 
 from . import ml_adapter, registry
 from .lists import list_for_user
@@ -180,21 +180,25 @@ def active_scorer() -> Scorer | None:
         return None
 
 
-def similar_movie_ids(*, movie_id: int, n: int) -> list[int]:
+def similar_movie_ids(*, movie_id: int, n: int, exclude: Iterable[int] = ()) -> list[int]:
+    """The model's companions of ``movie_id`` (what members who liked it go on to like), never one of
+    ``exclude``; [] without a model or for a movie it does not know."""
     scorer = active_scorer()
     if scorer is None:
         return []
     try:
-        ids, _ = scorer.similar_items(movie_id, n)
+        ids, _ = scorer.similar_items(movie_id, n, exclude=np.fromiter(exclude, np.int64))
     except KeyError:  # a movie the model has never seen (added after the last retrain)
         return []
     return [int(i) for i in ids if i >= 0]
 
 
-def movie_similar(*, movie_id: int, n: int = 10) -> list[Movie]:
-    """Movies like ``movie_id``: from the active model's item representation when it knows the movie,
-    else the most popular movies sharing its genres."""
-    ids = similar_movie_ids(movie_id=movie_id, n=n)
+def movie_similar(*, movie_id: int, n: int = 10, user_id: int | None = None) -> list[Movie]:
+    """Movies like ``movie_id``: the active model's companions when it knows the movie, else the most
+    popular movies sharing its genres. Never a movie the member (``user_id``) said they are not
+    interested in; movies they rated may appear (pages show their own rating)."""
+    hidden = user_hidden_ids(user_id=user_id) if user_id is not None else set()
+    ids = similar_movie_ids(movie_id=movie_id, n=n, exclude=hidden)
     if ids:
         found = Movie.objects.in_bulk(ids)
         return [found[i] for i in ids if i in found]
@@ -202,6 +206,7 @@ def movie_similar(*, movie_id: int, n: int = 10) -> list[Movie]:
     return list(
         Movie.objects.filter(genres__in=[g for g in genres if g is not None])
         .exclude(pk=movie_id)
+        .exclude(pk__in=hidden)
         .distinct()
         .order_by("-rating_count", "pk")[:n]
     )
@@ -210,9 +215,12 @@ def movie_similar(*, movie_id: int, n: int = 10) -> list[Movie]:
 def predicted_stars_many(
     *, user_id: int, movie_ids: list[int], history: MemberHistory | None = None
 ) -> dict[int, float]:
-    """Predicted stars of ``movie_ids`` for the member, from their current ratings (fold-in), to one
-    decimal. Empty without a model or without ratings. ``history``: the member's ratings when the
-    caller has read them already (`ratings.selectors.member_history`)."""
+    """The stars the model says the member would give ``movie_ids``, to one decimal: one notion with the
+    order of their picks (`ml.score.Scorer.stars`: a movie that would be their k-th pick shows the
+    k-th highest star prediction among the movies they have not rated or hidden), so stars never rise
+    down a list and a movie shows the same stars on a pick card, a list card and its page. From their
+    current ratings (fold-in). Empty without a model or without ratings. ``history``: the member's
+    ratings and hides when the caller has read them already (`ratings.selectors.member_history`)."""
     scorer = active_scorer()
     if scorer is None or not movie_ids:
         return {}
@@ -223,7 +231,8 @@ def predicted_stars_many(
     folded = scorer.fold_in(history.movies, history.ratings, history.timestamps)
     if folded.n_ratings == 0:
         return {}
-    stars = scorer.predict_stars(folded, np.asarray(movie_ids, np.int64))
+    excluded = np.fromiter(history.excluded, np.int64)
+    stars = scorer.stars(folded, np.asarray(movie_ids, np.int64), exclude=excluded)
     return {int(m): round(float(s), 1) for m, s in zip(movie_ids, stars, strict=True) if np.isfinite(s)}
 
 

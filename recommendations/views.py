@@ -112,7 +112,7 @@ def movie_detail(request: HttpRequest, movie_id: int) -> HttpResponse:
     user_id = request.user.pk if request.user.is_authenticated else None
     no_movies: list[Movie] = []
     similar = serving.optional(
-        "similar movies", lambda: serving.movie_similar(movie_id=movie.pk, n=8), no_movies
+        "similar movies", lambda: serving.movie_similar(movie_id=movie.pk, n=8, user_id=user_id), no_movies
     )
     prefetch_related_objects(similar, "genres")
     predicted = None

@@ -112,7 +112,11 @@ class MovieViewSet(CatalogMovieViewSet):
         movie = self.get_object()
         movies: list[Movie] = serving.optional(
             "similar movies",
-            lambda: serving.movie_similar(movie_id=movie.pk, n=params.validated_data["n"]),
+            lambda: serving.movie_similar(
+                movie_id=movie.pk,
+                n=params.validated_data["n"],
+                user_id=member_id(request) if request.user.is_authenticated else None,
+            ),
             [],
         )
         prefetch_related_objects(movies, "genres")

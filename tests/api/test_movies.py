@@ -94,7 +94,7 @@ def test_detail_has_stats_and_no_member_block_for_visitors(anon, catalogue):
     movie = catalogue["toy"]
     movie.imdb_id, movie.tmdb_id, movie.movielens_id = "tt0114709", 862, 1
     # The fixture's popularity has no ratings behind it; ratings change statistics by increments.
-    movie.rating_count, movie.rating_mean = 0, 0.0
+    movie.rating_count, movie.rating_mean, movie.rating_sum_half = 0, 0.0, 0
     movie.save()
     for value in (4.0, 4.0, 2.5):
         rating_upsert(user_id=UserFactory.create().pk, movie_id=movie.pk, value=value)
@@ -160,7 +160,7 @@ def test_similar_uses_the_model_when_it_knows_the_movie(anon, catalogue, monkeyp
     from recommendations import serving
 
     order = [catalogue["heat"].pk, catalogue["alien"].pk]
-    monkeypatch.setattr(serving, "similar_movie_ids", lambda *, movie_id, n: order[:n])
+    monkeypatch.setattr(serving, "similar_movie_ids", lambda *, movie_id, n, exclude=(): order[:n])
     body = anon.get(f"{MOVIES}{catalogue['toy'].pk}/similar/").json()
     assert [m["title"] for m in body] == ["Heat", "Alien"]
 

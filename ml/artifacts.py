@@ -22,7 +22,7 @@ import tempfile
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def save_artifact(result: TrainResult, directory: str | os.PathLike[str]) -> Pat
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{target.name}.", dir=target.parent))
     try:
         arrays = result.scorer.arrays
-        np.savez(staging / ARRAYS, **arrays)
+        np.savez(staging / ARRAYS, **cast(dict[str, Any], arrays))  # numpy types ** as allow_pickle
         failpoint("artifact-staged")  # fault-injection tests: die with the artifact half written
         meta = {
             "format_version": ARTIFACT_FORMAT_VERSION,

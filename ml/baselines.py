@@ -51,7 +51,7 @@ class Baseline(ABC):
 class Popularity(Baseline):
     name = "popularity"
 
-    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):  # type: ignore[no-untyped-def]
+    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):
         self.counts = np.bincount(items, minlength=n_items).astype(np.float32)
         return self
 
@@ -70,7 +70,7 @@ class Ease(Baseline):
         self.lam, self.max_items = lam, max_items
         self._gram: np.ndarray | None = None
 
-    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):  # type: ignore[no-untyped-def]
+    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):
         import scipy.sparse as sp
 
         counts = np.bincount(items, minlength=n_items)
@@ -123,7 +123,7 @@ class BiasedMF(Baseline):
     def __init__(self, dim: int = 32, lam: float = 0.08, sweeps: int = 12, seed: int = 0) -> None:
         self.dim, self.lam, self.sweeps, self.seed = dim, lam, sweeps, seed
 
-    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):  # type: ignore[no-untyped-def]
+    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):
         rng = np.random.default_rng(self.seed)
         r = ratings.astype(np.float64)
         self.mu = float(r.mean())
@@ -182,7 +182,7 @@ class SeedNcf(Baseline):
             seed,
         )
 
-    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):  # type: ignore[no-untyped-def]
+    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):
         import keras
 
         from ml.evaluate import random_split  # with keras: only this baseline needs it
@@ -234,7 +234,7 @@ class SurpriseSvd(Baseline):
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
-    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):  # type: ignore[no-untyped-def]
+    def fit(self, users, items, ratings, timestamps, *, n_users, n_items):
         import pandas as pd
         from surprise import SVD, Dataset, Reader
 

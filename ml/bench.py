@@ -17,6 +17,7 @@ Large data (e.g. the ML-20M-sized output of `python -m ml.synthetic`):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -77,10 +78,14 @@ MARK_START, MARK_END = "<!-- ml-bench:start -->", "<!-- ml-bench:end -->"
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+def _dense_scores(scorer: Any, users: np.ndarray, *, n_items: int) -> np.ndarray:
+    return scorer.dense_scores(users, n_items)
+
+
 def load_ratings(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Ratings (user, item, rating, timestamp) of a MovieLens or RecBole-atomic folder or zip, read and
     validated by `ml.datasets` (the importers' reader), without needing the movies file."""
-    frame = read_movielens_ratings(path)
+    frame = read_movielens_ratings(Path(path))
     return frame.rename(columns={"user_id": "user", "movie_id": "item"})
 
 
@@ -110,7 +115,7 @@ def _cv(
     for test in kfold(len(data[0]), folds=folds, seed=seed):
         train = tuple(a[~test] for a in data)
         held = tuple(a[test] for a in data)
-        pred = fit_predict(train, held)  # type: ignore[arg-type]
+        pred = fit_predict(train, held)
         errors.append((rmse(pred, held[2]), mae(pred, held[2])))
     return float(np.mean([e[0] for e in errors])), float(np.mean([e[1] for e in errors]))
 
@@ -256,7 +261,7 @@ def run_benchmark(
         for name, split in splits.items():
             result = train(*split.train, config=config)
             results[name] = evaluate_scores(
-                lambda users, s=result.scorer: s.dense_scores(users, n_items), split
+                functools.partial(_dense_scores, result.scorer, n_items=n_items), split
             )
             _log(f"ncf {name}: {results[name]}")
             if name == "temporal":

@@ -128,7 +128,7 @@ def ranking_task(
     users = np.flatnonzero(rel_rows.row_lengths() > 0)
     seen = build_rows(tu, ti, tr, tt, n_rows=n_users, n_cols=n_items)
     lengths = seen.row_lengths()[users]
-    flat = np.concatenate([seen.row(u) for u in users]) if len(users) else np.zeros(0, np.int64)
+    flat = np.concatenate([seen.row(int(u)) for u in users]) if len(users) else np.zeros(0, np.int64)
     exclude = RowSets(
         indptr=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
         indices=flat,
@@ -137,7 +137,7 @@ def ranking_task(
         n_cols=n_items,
     )
     return RankingTask(
-        users=users, exclude=exclude, relevant=[rel_rows.row(u) for u in users], n_items=n_items
+        users=users, exclude=exclude, relevant=[rel_rows.row(int(u)) for u in users], n_items=n_items
     )
 
 

@@ -186,7 +186,7 @@ def scorer_similar(scorer: Scorer, **kwargs: float) -> SimilarFn:
 
     def similar(item: int, n: int) -> np.ndarray:
         try:
-            return scorer.similar_items(item, n, **kwargs)[0]
+            return scorer.similar_items(item, n, popularity_weight=kwargs.get("popularity_weight"))[0]
         except KeyError:
             return np.zeros(0, np.int64)
 

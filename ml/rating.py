@@ -223,7 +223,7 @@ def train_rating_head(
     users = np.asarray(users, np.int32)  # int32 halves the index copies (20M ratings: 0.3 GB)
     items = np.asarray(items, np.int32)
     ratings = np.asarray(ratings, np.float32)
-    model = {
+    model: dict[str, Any] = {
         "n_users": n_users,
         "n_items": n_items,
         "dim": config.rating_dim,

@@ -246,7 +246,7 @@ class Scorer:
     ) -> Recommendations:
         """Top-n for user vectors (rows) or folded-in users, in chunks of `chunk_size` users."""
         if len(vectors) and isinstance(vectors[0], FoldedUser):
-            vectors = np.stack([v.vector for v in vectors])  # type: ignore[union-attr]
+            vectors = np.stack([v.vector for v in vectors])
         vecs = np.asarray(vectors, np.float32).reshape(-1, self.embedding_dim)
         indptr, indices = self._exclusions(exclude, len(vecs))
         n = min(n, len(self.items))

@@ -224,7 +224,7 @@ def generate_movielens(
     )
 
 
-def _draw_blocks(draw, users: np.ndarray, block: int = 4_000_000) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _draw_blocks(draw, users: np.ndarray, block: int = 4_000_000) -> np.ndarray:
     return np.concatenate([draw(users[s : s + block]) for s in range(0, len(users), block)])
 
 

@@ -9,9 +9,9 @@ it is to the pick, not for how recently it was rated:
                          - SPECIFICITY x popularity_j (the standardised item bias)
 
 A favourite rated 5 beats one rated 4 when they are about as close, and a favourite few people
-share beats a blockbuster. Picks are explained in list
-order, greedily, and a favourite cites at most `max_share` of the list (when the member has at
-least three favourites), so one movie never explains the whole list. A pick gets no reason when
+share beats a blockbuster. Picks are explained in list order, greedily, and (when the member has at
+least three favourites) a favourite cites at most `max_share` of every prefix of the list, since a
+page shows a list's first picks: one movie never explains most of what a member sees. A pick gets no reason when
 none of the allowed favourites is closer than an average movie would be (closeness <= 0).
 
 `choose_reasons` works on a block of users at once (one batched product per block), so a bulk
@@ -111,13 +111,13 @@ def choose_reasons(
     value[~present] = -np.inf
     value[closeness <= 0] = -np.inf  # pointing away from the pick: not a reason
     n_fav = present.sum(axis=1)
-    n_listed = pick_ok.sum(axis=1)
-    cap = np.where(
-        n_fav >= MIN_FAVOURITES, np.maximum(np.floor(max_share * n_listed + 1e-9), 1), n_listed
-    ).astype(np.int64)
+    spread = n_fav >= MIN_FAVOURITES
     used = np.zeros(liked_items.shape, np.int64)
     rows = np.arange(n_users)
     for k in range(n_picks):
+        # The share holds on every prefix of the list (a page shows its first 10 or 12 picks, not all
+        # of them): among the first k+1 picks a favourite explains at most max(1, (k+1) x max_share).
+        cap = np.where(spread, max(math.floor(max_share * (k + 1) + 1e-9), 1), n_picks)
         v = np.where(used < cap[:, None], value[:, :, k], -np.inf)
         best = v.argmax(axis=1)
         ok = pick_ok[:, k] & np.isfinite(v[rows, best])

@@ -106,3 +106,18 @@ def test_without_timestamps_each_rating_is_its_own_moment_and_a_minute_is_one_mo
     reversed_page = scorer.fold_in(items[::-1], stars[::-1], np.arange(6.0))
     np.testing.assert_allclose(one_page.vector, reversed_page.vector, atol=1e-6)
     assert not np.allclose(in_order.vector, one_page.vector)
+
+
+def test_no_favourite_explains_more_than_a_third_of_any_first_picks():
+    """A page shows a list's first 10 or 12 picks: the spread must hold there, not only over all 30."""
+    rng = np.random.default_rng(3)
+    output = rng.normal(size=(80, 6))
+    output[40:] = output[0] + 0.05 * rng.normal(size=(40, 6))  # half the catalogue close to movie 1
+    scorer = _handmade_scorer(output)
+    picks = np.arange(41, 71, dtype=np.int64)[None, :]  # 30 picks, all closest to favourite 1
+    liked = np.array([[1, 2, 3, 4, 5]])
+    because = choose_reasons(scorer, picks, liked, np.full((1, 5), 5.0))[0]
+    for k in range(1, 31):
+        cited = because[:k][because[:k] >= 0]
+        if len(cited):
+            assert np.unique(cited, return_counts=True)[1].max() <= max(1, k // 3), (k, because[:k])

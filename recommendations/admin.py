@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -14,8 +16,25 @@ from .registry import (
 )
 
 
+class _PipelineProtectedAdmin(admin.ModelAdmin):
+    """A row the retrain pipeline or serving depends on (its `needed_while` field is true) cannot be
+    deleted; others are deleted one at a time (the bulk delete action would skip the per-row check)."""
+
+    needed_while = ""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and getattr(obj, self.needed_while):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(_PipelineProtectedAdmin):
     list_display = ("id", "status", "trigger", "triggered_by", "progress_bar", "phase", "created_at", "took")
     list_filter = ("status", "trigger")
     search_fields = ("=id", "error")
@@ -29,18 +48,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: TrainingRun | None = None) -> bool:
-        # A queued or running run holds the retrain lock (a unique constraint): deleting it would let a
-        # second run start beside it. Finished runs are history and may go.
-        if obj is not None and obj.holds_lock:
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request: HttpRequest):
-        # The bulk delete would skip the per-run check above; runs are deleted one at a time.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    # A queued or running run holds the retrain lock (a unique constraint): deleting it would let a
+    # second run start beside it. Finished runs are history and may go.
+    needed_while = "holds_lock"
 
     @admin.display(description="progress")
     def progress_bar(self, run: TrainingRun) -> str:
@@ -85,7 +95,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(_PipelineProtectedAdmin):
     list_display = (
         "id",
         "is_active",
@@ -107,18 +117,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
-        # The active version is what members are served (and what the cached lists and /readyz refer
-        # to): activate another one first. Inactive versions may go, with their lists.
-        if obj is not None and obj.is_active:
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request: HttpRequest):
-        # The bulk delete would skip the check above (and could take the active version along).
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    # The active version is what members are served (and what the cached lists and /readyz refer to):
+    # activate another one first. Inactive versions may go, with their lists.
+    needed_while = "is_active"
 
     @admin.display(description="NDCG@10 (test)")
     def ndcg(self, version: ModelVersion) -> str:

@@ -44,7 +44,8 @@ def test_member_pages_pass_the_content_security_policy(page, catalogue):
     # The in-place rating (site.js through the API) runs under the policy too.
     heat = catalogue["Heat"]
     page.goto(f"/movies/{heat.pk}/")
-    page.locator("[data-rating-form] label").last.click()
+    # The movie's own widget comes first; the similar-movie cards below have widgets of their own.
+    page.locator("[data-rating-form]").first.locator("label[title='5 stars']").click()
     page.wait_for_load_state("networkidle")
     assert page.url.endswith(f"/movies/{heat.pk}/")
     assert Rating.objects.filter(user=member, movie=heat).exists()

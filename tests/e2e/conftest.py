@@ -5,10 +5,12 @@ Screenshots go to var/test-artifacts/e2e/ (gitignored).
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from playwright.sync_api import expect
 
 from tests.factories import GenreFactory, MovieFactory
 
@@ -71,6 +73,18 @@ CATALOGUE = [
     ("The Usual Suspects", 1995, ["Crime", "Thriller"], 267, 4.39),
     ("Obscure Gem", 1990, ["Drama"], 1, 5.0),
 ]
+
+
+#: Every browser test member's password.
+PASSWORD = "Tulip-garden-4411"
+
+
+def log_in(page, username):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/$"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from ratings.models import Rating
 from ratings.services import rating_upsert
 from tests.factories import UserFactory
 
-from .test_site import PASSWORD, log_in
+from .conftest import PASSWORD, log_in
 
 pytestmark = pytest.mark.e2e
 

@@ -14,18 +14,9 @@ from ratings.services import rating_upsert, watchlist_add
 from tests.factories import MovieFactory, UserFactory
 from tests.recommendations.conftest import TINY_TRAIN_CONFIG, build_world
 
-from .conftest import axe_violations, shot
+from .conftest import PASSWORD, axe_violations, log_in, shot
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "Tulip-garden-4411"
-
-
-def log_in(page, username):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/$"))
 
 
 def member(page, username="gail"):

@@ -10,18 +10,9 @@ from accounts.models import User
 from ratings.models import HiddenMovie, Rating, WatchlistEntry
 from tests.factories import UserFactory
 
-from .conftest import shot
+from .conftest import PASSWORD, log_in, shot
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "Tulip-garden-4411"
-
-
-def log_in(page, username):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/$"))
 
 
 def card_titles(page):

@@ -27,9 +27,9 @@ it with a tombstone that outlives every answer (`answers_revoke_tokens`: a token
 deactivated; a new password deletes the member's tokens), so a request that DRF authenticated just
 before the revocation committed cannot create a fresh entry either. Whatever changes a member's
 answers deletes their entries (`answers_forget_users`: ratings, hides or list changed).
-`recommendations.receivers` wires those events. Keys hold the token's
-digest as the database stores it (knox's), never the token, so the cache holds no usable secret and
-a deleted token row is enough to find its entries.
+`recommendations.receivers` wires those events. Keys hold the token's digest as the database stores
+it (knox's), never the token, so the cache holds no usable secret and a deleted token row is enough
+to find its entries.
 
 A dead cache never takes serving or writes down: every function here logs and carries on (readers
 answer "not cached").

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import BinaryField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from recommender_site import pgcopy
@@ -60,18 +62,27 @@ class PersistedList:
 def _stored_list_from_database(user_id: int) -> StoredList | None:
     # Only versions that have served (activated_at set): a version left behind by a killed retrain,
     # never promoted, must never reach members. The active version's list first, else the newest.
+    # The packed columns are read as the bytes they are (the fields would unpack them into lists,
+    # only for them to be packed again for the cache).
+    raw = {name: Cast(name, output_field=BinaryField()) for name in ("movie_ids", "scores", "reasons")}
     row = (
         RecommendationList.objects.filter(user_id=user_id, model_version__activated_at__isnull=False)
         .order_by("-model_version__is_active", "-generated_at")
-        .values("movie_ids", "scores", "reasons", "model_version_id", "generated_at")
+        .values(
+            "model_version_id",
+            "generated_at",
+            raw_ids=raw["movie_ids"],
+            raw_scores=raw["scores"],
+            raw_reasons=raw["reasons"],
+        )
         .first()
     )
     if row is None:
         return None
     return StoredList(
-        movie_ids=pack_ids(row["movie_ids"]),
-        scores=pack_scores(row["scores"]),
-        reasons=pack_pairs(row["reasons"]),
+        movie_ids=bytes(row["raw_ids"]),
+        scores=bytes(row["raw_scores"]),
+        reasons=bytes(row["raw_reasons"]),
         model_version_id=row["model_version_id"],
         generated_at=row["generated_at"],
     )

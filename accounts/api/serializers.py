@@ -35,6 +35,23 @@ def _password_min_length() -> int:
     return 1
 
 
+def _validate_password(password: str, *, user: User, field: str) -> None:
+    """The site's password rules (every AUTH_PASSWORD_VALIDATORS entry, judged against ``user``); each
+    broken rule is an error on ``field`` with the validator's code."""
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(
+            {
+                field: [
+                    serializers.ErrorDetail(str(m), code=e.code or "invalid")
+                    for e in exc.error_list
+                    for m in e
+                ]
+            }
+        ) from None
+
+
 class ApiTokenOutputSerializer(serializers.Serializer):
     key_prefix = serializers.CharField(
         help_text="The first characters of the token's key: enough to tell your tokens apart and to revoke "
@@ -85,18 +102,7 @@ class RegisterInputSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The site's sign-up rules: every AUTH_PASSWORD_VALIDATORS entry, judged against this user.
         candidate = User(username=attrs["username"], email=attrs.get("email", ""))
-        try:
-            password_validation.validate_password(attrs["password"], user=candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(
-                {
-                    "password": [
-                        serializers.ErrorDetail(str(m), code=e.code or "invalid")
-                        for e in exc.error_list
-                        for m in e
-                    ]
-                }
-            ) from None
+        _validate_password(attrs["password"], user=candidate, field="password")
         return attrs
 
 
@@ -124,16 +130,5 @@ class PasswordChangeInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"old_password": [serializers.ErrorDetail("Your old password is not right.", code="invalid")]}
             )
-        try:
-            password_validation.validate_password(attrs["new_password"], user=user)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(
-                {
-                    "new_password": [
-                        serializers.ErrorDetail(str(m), code=e.code or "invalid")
-                        for e in exc.error_list
-                        for m in e
-                    ]
-                }
-            ) from None
+        _validate_password(attrs["new_password"], user=user, field="new_password")
         return attrs

@@ -5,7 +5,7 @@ modules (`ml.model`, `ml.train`) import TensorFlow when they are imported themse
 (`ml.artifacts.load_scorer`, `ml.score`) is numpy only, so web processes never pay for TensorFlow.
 """
 
-__version__ = "1.4.0"
+__version__ = "1.5.0"
 
 #: A rating at or above this is a "like": relevant in evaluation, a favourite that can explain a pick,
 #: weighted as a like in a history. The Django side uses the same number (ratings.models.LIKED_RATING).

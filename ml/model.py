@@ -14,6 +14,7 @@ The rating head (predicted stars) is biased matrix factorisation fitted in numpy
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -31,38 +32,64 @@ class HistoryRanker(keras.Model):
     Inputs (a dict of flat arrays, one entry per (example, rated item) pair, so a batch costs
     O(ratings in it), never O(batch x n_items)):
         items    int32 (nnz,)   item index of each history entry
-        weights  float32 (nnz,) its weight, already L2-normalised per example
+        weights  float32 (nnz,) its recency x rating weight, already L2-normalised per example
         rows     int32 (nnz,)   which example (0 .. batch-1) it belongs to
         row_mask float32 (batch,) 1 for real examples, 0 for padding (also fixes the batch size,
                  a compile-time constant under XLA)
-        taste_weights float32 (nnz,) the weights of the first `taste_dims` columns (order-free)
-    user = segment_sum(weights * E[items], rows); logits = user @ Q.T + b.
+        taste_weights float32 (nnz,) its order-free weight (the taste columns'), L2-normalised
+    Two column groups, summed:
+        taste   t = segment_sum(taste_weights * E_t[items])   logits += exp(s) * t @ Q_t.T
+                E_t, Q_t and the scale exp(s) fixed (`set_taste`: the closed form of
+                `ml.taste_columns`, the scale chosen on the validation split by `ml.train`)
+        recent  x = segment_sum(weights * E[items])            logits += x @ Q.T + b
+                E, Q, b learned
+    Exported as one item embedding [E_t, E] and one output [exp(s) Q_t, Q] (`ml.train.ranker_arrays`).
     """
 
     def __init__(self, n_items: int, embedding_dim: int, taste_dims: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.n_items, self.embedding_dim, self.taste_dims = int(n_items), int(embedding_dim), int(taste_dims)
+        recent = self.embedding_dim - self.taste_dims
         self.item_embedding = self.add_weight(
-            shape=(self.n_items, self.embedding_dim), initializer="glorot_uniform", name="item_embedding"
+            shape=(self.n_items, recent), initializer="glorot_uniform", name="item_embedding"
         )
         self.item_output = self.add_weight(
-            shape=(self.n_items, self.embedding_dim), initializer="glorot_uniform", name="item_output"
+            shape=(self.n_items, recent), initializer="glorot_uniform", name="item_output"
         )
         self.item_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="item_bias")
+        if self.taste_dims:
+            fixed = {"shape": (self.n_items, self.taste_dims), "initializer": "zeros", "trainable": False}
+            self.taste_embedding = self.add_weight(name="taste_embedding", **fixed)
+            self.taste_output = self.add_weight(name="taste_output", **fixed)
+            self.taste_log_scale = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="taste_log_scale"
+            )
 
-    def user_vectors(self, inputs: dict[str, Any]) -> Any:
+    def set_taste(self, embedding: Any, output: Any, *, scale: float | None = None) -> None:
+        """Fix the taste columns (n_items x taste_dims each) and, given, the scale of their logits."""
+        self.taste_embedding.assign(embedding)
+        self.taste_output.assign(output)
+        if scale is not None:
+            self.taste_log_scale.assign(math.log(scale))
+
+    @property
+    def taste_scale(self) -> float:
+        return math.exp(float(self.taste_log_scale.numpy()))
+
+    def _pool(self, table: Any, weights: Any, inputs: dict[str, Any]) -> Any:
+        gathered = ops.take(table, ops.cast(inputs["items"], "int32"), axis=0)
         rows = ops.cast(inputs["rows"], "int32")
-        gathered = ops.take(self.item_embedding, ops.cast(inputs["items"], "int32"), axis=0)
-        weights = ops.expand_dims(inputs["weights"], -1)
-        if self.taste_dims:  # the taste columns pool with their own (order-free) weights
-            taste = ops.expand_dims(inputs["taste_weights"], -1)
-            is_taste = ops.cast(ops.arange(self.embedding_dim) < self.taste_dims, weights.dtype)
-            weights = taste * is_taste + weights * (1.0 - is_taste)
-        weighted = gathered * weights
-        return ops.segment_sum(weighted, rows, num_segments=ops.shape(inputs["row_mask"])[0])
+        batch = ops.shape(inputs["row_mask"])[0]
+        return ops.segment_sum(gathered * ops.expand_dims(weights, -1), rows, num_segments=batch)
 
     def call(self, inputs: dict[str, Any]) -> Any:
-        return ops.matmul(self.user_vectors(inputs), ops.transpose(self.item_output)) + self.item_bias
+        recent = self._pool(self.item_embedding, inputs["weights"], inputs)
+        logits = ops.matmul(recent, ops.transpose(self.item_output)) + self.item_bias
+        if self.taste_dims:
+            taste = self._pool(self.taste_embedding, inputs["taste_weights"], inputs)
+            taste_logits = ops.matmul(taste, ops.transpose(self.taste_output))
+            logits = logits + ops.exp(self.taste_log_scale) * taste_logits
+        return logits
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -18,9 +18,20 @@ import numpy as np
 from ml.history import HistoryWeighting, RowSets, concat_ranges, positions_from_end
 from ml.ranking import chunks, mask_rows, top_n
 
-#: weight of the popularity bias in `Scorer.similar_items` (0 = pure lift); chosen on the validation
-#: split of ml-100k by the companion objective, under the popularity echo of EASE (docs/ML.md)
-SIMILAR_POPULARITY_WEIGHT = 0.1
+#: `Scorer.similar_items` adds three standardised signals: what the taste columns would recommend to
+#: a member who liked only this movie, the cosine of the recent-context columns (what follows it)
+#: times `SIMILAR_RECENT_WEIGHT`, and the item bias times `SIMILAR_POPULARITY_WEIGHT` (negative: a
+#: penalty, so that the similar movies of a blockbuster are its companions, not the popular list).
+#: Chosen on the validation split of ml-100k by the companion objective, under EASE's popularity
+#: echo (docs/ML.md, round 6)
+SIMILAR_RECENT_WEIGHT = 1.0
+SIMILAR_POPULARITY_WEIGHT = -0.4
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    """Mean 0, standard deviation 1 (float32), so that signals of different scales can be added."""
+    spread = max(float(values.std()), 1e-12)
+    return ((values - values.mean()) / spread).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -310,18 +321,24 @@ class Scorer:
         exclude: np.ndarray | Sequence[int] = (),
         popularity_weight: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Companions of a movie, what members who liked it go on to like: cosine of the output
-        vectors' recent-context columns, plus `popularity_weight` x the standardised item bias
-        (`SIMILAR_POPULARITY_WEIGHT` by default: a little popularity, so that among equally close
-        movies the ones more people like come first). `exclude`: external ids never returned (the
-        member's hidden movies). Raises KeyError for an unknown movie."""
+        """Companions of a movie, what members who liked it go on to like (best first, with their
+        scores): each movie's standardised taste score for a member who liked only this one
+        (E_t[a] . Q_t: the item-item map of the taste columns), plus `SIMILAR_RECENT_WEIGHT` x the
+        standardised cosine of the recent-context columns, plus `popularity_weight` x the
+        standardised item bias (`SIMILAR_POPULARITY_WEIGHT` by default). `exclude`: external ids
+        never returned (the member's hidden movies). Raises KeyError for an unknown movie."""
         idx, known = self.items.lookup([item_id])
         if not known[0]:
             raise KeyError(f"unknown item id {item_id}")
+        a = int(idx[0])
         weight = SIMILAR_POPULARITY_WEIGHT if popularity_weight is None else popularity_weight
         unit = self._unit_rows("recent")
-        sims = unit @ unit[idx[0]] + np.float32(weight) * self.popularity(np.arange(len(self.items)))
-        sims[idx[0]] = -np.inf
+        sims = np.float32(SIMILAR_RECENT_WEIGHT) * _standardised(unit @ unit[a])
+        d = self.weighting.taste_dims
+        if d:
+            sims += _standardised(self.item_output[:, :d] @ self.item_embedding[a, :d])
+        sims += np.float32(weight) * self.popularity(np.arange(len(self.items)))
+        sims[a] = -np.inf
         hidden, hidden_known = self.items.lookup(exclude)
         sims[hidden[hidden_known]] = -np.inf
         top, vals = top_n(sims[None, :], n)

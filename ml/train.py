@@ -27,12 +27,13 @@ import tensorflow as tf
 
 from ml.artifacts import data_fingerprint
 from ml.config import TrainConfig
-from ml.evaluate import ranking_metrics, temporal_holdout
+from ml.evaluate import random_holdout, ranking_metrics, temporal_holdout
 from ml.history import HistoryWeighting, RowSets, build_rows, concat_ranges
 from ml.model import HistoryRanker, build_ranker
 from ml.ranking import chunks, mask_rows, top_n
 from ml.rating import train_rating_head
 from ml.score import Scorer, encode_histories
+from ml.taste_columns import TasteGram, taste_factors, taste_gram
 
 #: progress(phase, fraction of that phase done in [0, 1], metrics so far)
 Progress = Callable[[str, float, dict[str, Any]], None]
@@ -255,9 +256,15 @@ def prefetch(iterator: Iterator[Batch], depth: int = 3) -> Iterator[Batch]:
 
 def ranker_arrays(ranker: keras.Model) -> dict[str, np.ndarray]:
     """The ranking tower's weights as the numpy arrays `ml.score.Scorer` serves from."""
+    embedding = np.asarray(ranker.item_embedding.numpy(), np.float32)
+    output = np.asarray(ranker.item_output.numpy(), np.float32)
+    if ranker.taste_dims:  # taste columns first, their learned scale folded into the outputs
+        scale = ranker.taste_scale
+        embedding = np.hstack([np.asarray(ranker.taste_embedding.numpy(), np.float32), embedding])
+        output = np.hstack([np.asarray(ranker.taste_output.numpy(), np.float32) * np.float32(scale), output])
     return {
-        "item_embedding": np.asarray(ranker.item_embedding.numpy(), np.float32),
-        "item_output": np.asarray(ranker.item_output.numpy(), np.float32),
+        "item_embedding": embedding,
+        "item_output": output,
         "item_bias": np.asarray(ranker.item_bias.numpy(), np.float32),
     }
 
@@ -307,6 +314,13 @@ def _train_step_fn(model: HistoryRanker, optimizer: keras.optimizers.Optimizer, 
         mass = tf.maximum(tf.math.unsorted_segment_sum(t_weights, t_rows, b), 1e-6)
         n_real = tf.maximum(tf.reduce_sum(inputs["row_mask"]), 1.0)
         logits = model(inputs)
+        # the example's own inputs take no part in the softmax: ranking asks for unseen movies only
+        # (serving and evaluation mask them), and a low-rank item-item map scores them high
+        # (padding entries have weight 0 and leave their cell alone)
+        seen = tf.stack([inputs["rows"], inputs["items"]], axis=1)
+        logits = tf.tensor_scatter_nd_min(
+            logits, seen, tf.where(inputs["taste_weights"] > 0, -1e9, tf.float32.max)
+        )
         lse = tf.reduce_logsumexp(logits, axis=1)
         picked = tf.gather_nd(logits, tf.stack([t_rows, t_items], axis=1))
         nll = t_weights * (tf.gather(lse, t_rows) - picked)
@@ -324,6 +338,75 @@ def _train_step_fn(model: HistoryRanker, optimizer: keras.optimizers.Optimizer, 
     return tf.function(step, jit_compile=jit, reduce_retracing=True)
 
 
+@dataclass(frozen=True)
+class _Taste:
+    """The closed-form taste columns for one training set (`ml.taste_columns`)."""
+
+    embedding: np.ndarray  # E_t (n_items x taste_dims)
+    output: np.ndarray  # Q_t
+    scale: float  # the scale of their logits while the rest of the tower trains
+
+
+#: the initial taste logits' spread: their median per-user standard deviation over the catalogue
+TASTE_LOGIT_SPREAD = 0.5
+
+
+def _taste_for(gram: TasteGram, rows: RowSets, config: TrainConfig) -> _Taste:
+    """Taste columns of ridge `config.taste_l2` with an initial scale that gives their logits a
+    spread of `TASTE_LOGIT_SPREAD` for the median user while the other columns train (small: they
+    learn recent context and popularity beside taste; `_choose_taste_emphasis` then sets the mix)."""
+    embedding, output = taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
+    users = np.flatnonzero(rows.row_lengths() > 0)
+    users = np.random.default_rng([config.seed, 11]).choice(users, min(len(users), 1000), replace=False)
+    weighting = dataclasses.replace(config.history, taste_dims=embedding.shape[1])
+    logits = encode_histories(rows, weighting, embedding, users=np.sort(users)) @ output.T
+    spread = float(np.median(logits.std(axis=1)))
+    return _Taste(embedding, output, TASTE_LOGIT_SPREAD / spread if spread > 0 else 1.0)
+
+
+def _choose_taste_l2(
+    gram: TasteGram,
+    config: TrainConfig,
+    fit_rows: RowSets,
+    relevant_rows: RowSets,
+    val_users: np.ndarray,
+) -> tuple[TrainConfig, dict[str, float]]:
+    """`config` with the taste ridge whose columns alone rank the validation split best."""
+    by_l2: dict[str, float] = {}
+    for lam in config.taste_l2_candidates:
+        embedding, output = taste_factors(gram, lam=lam, dims=config.history.taste_dims)
+        arrays = {
+            "item_embedding": embedding,
+            "item_output": output,
+            "item_bias": np.zeros(len(output), np.float32),
+        }
+        by_l2[str(lam)] = validation_ranking(
+            arrays, config.history, fit_rows, relevant_rows, users=val_users
+        )["ndcg"]
+    best = max(config.taste_l2_candidates, key=lambda lam: by_l2[str(lam)])
+    return config.replace(taste_l2=best), by_l2
+
+
+def _choose_taste_emphasis(
+    model: HistoryRanker, config: TrainConfig, fit_rows: RowSets, relevant_rows: RowSets
+) -> dict[str, Any]:
+    """Multiply the trained tower's taste logits by the candidate that ranks the validation split
+    best (`config.taste_emphasis_candidates`); the refit and serving keep it."""
+    users = _validation_users(relevant_rows, config)
+    base = ranker_arrays(model)
+    taste = model.taste_dims
+    by_emphasis: dict[str, float] = {}
+    for factor in config.taste_emphasis_candidates:
+        arrays = dict(base, item_output=base["item_output"].copy())
+        arrays["item_output"][:, :taste] *= np.float32(factor)
+        by_emphasis[str(factor)] = validation_ranking(
+            arrays, config.history, fit_rows, relevant_rows, users=users
+        )["ndcg"]
+    best = max(config.taste_emphasis_candidates, key=lambda f: by_emphasis[str(f)])
+    model.taste_log_scale.assign(math.log(model.taste_scale * best))
+    return {"taste_emphasis": best, "val_ndcg@10_by_taste_emphasis": by_emphasis}
+
+
 @dataclass
 class _FitState:
     model: HistoryRanker
@@ -331,12 +414,27 @@ class _FitState:
     step: Callable
 
 
-def _new_fit_state(n_items: int, config: TrainConfig) -> _FitState:
+def _new_fit_state(n_items: int, config: TrainConfig, taste: _Taste | None = None) -> _FitState:
     keras.utils.set_random_seed(config.seed)
     model = build_ranker(n_items, config)
+    if model.taste_dims:
+        if taste is None:
+            raise ValueError("a tower with taste columns needs them (ml.taste_columns) before it trains")
+        model.set_taste(taste.embedding, taste.output, scale=taste.scale)
     optimizer = keras.optimizers.Adam(config.learning_rate)
     optimizer.build(model.trainable_variables)
     return _FitState(model, optimizer, _train_step_fn(model, optimizer, config.jit_compile))
+
+
+def _validation_users(relevant_rows: RowSets, config: TrainConfig) -> np.ndarray:
+    """The users validation scores: those with a liked validation rating (a seeded subset)."""
+    users = np.flatnonzero(relevant_rows.row_lengths() > 0)
+    if len(users) > config.validation_users:
+        pick = np.random.default_rng([config.seed, 7]).choice(
+            len(users), config.validation_users, replace=False
+        )
+        users = np.sort(users[pick])
+    return users
 
 
 def _fit_ranker(
@@ -348,23 +446,18 @@ def _fit_ranker(
     progress: Progress,
     phase: str,
     state: _FitState | None = None,
+    taste: _Taste | None = None,
 ) -> tuple[_FitState, dict[str, list[float]], int, float]:
-    """Fit (or, given `state`, continue fitting) the ranking tower on `rows`.
+    """Fit (or, given `state`, continue fitting) the ranking tower on `rows` (a new tower's taste
+    columns: `taste`).
 
     With `relevant_rows`, early stopping on validation NDCG@10 (patience `config.patience`; the
     best epoch's weights are restored). Returns (state, history, epochs run, seconds fitting).
     """
-    state = state or _new_fit_state(rows.n_cols, config)
+    state = state or _new_fit_state(rows.n_cols, config, taste)
     stream = ExampleStream(rows, config, seed=config.seed + (1 if phase == "ranking_refit" else 0))
     history: dict[str, list[float]] = {"loss": [], "val_ndcg@10": [], "val_recall@10": []}
-    val_users = None
-    if relevant_rows is not None:
-        val_users = np.flatnonzero(relevant_rows.row_lengths() > 0)
-        if len(val_users) > config.validation_users:
-            pick = np.random.default_rng([config.seed, 7]).choice(
-                len(val_users), config.validation_users, replace=False
-            )
-            val_users = np.sort(val_users[pick])
+    val_users = None if relevant_rows is None else _validation_users(relevant_rows, config)
     best, best_weights, since_best = -1.0, None, 0
     seconds, ran = 0.0, 0
     for epoch in range(epochs):
@@ -425,7 +518,12 @@ def _fit_with_validation(
     """Early-stopped fits of the ranking tower on all but each user's last `validation_holdout`
     ratings, one per recency floor candidate; the best validation NDCG@10 wins. The split's row
     sets live only here, so a large retrain frees them before the rating head runs."""
-    val = temporal_holdout(u, timestamps, holdout=config.validation_holdout)
+    if config.validation_split == "random":
+        val = random_holdout(u, holdout=config.validation_holdout, seed=config.seed)
+    elif config.validation_split == "temporal":
+        val = temporal_holdout(u, timestamps, holdout=config.validation_holdout)
+    else:
+        raise ValueError(f"validation_split must be 'temporal' or 'random', got {config.validation_split!r}")
     window = config.history.recency_window
     fit_rows = build_rows(
         u[~val],
@@ -441,6 +539,15 @@ def _fit_with_validation(
         u[liked], i[liked], ratings[liked], timestamps[liked], n_rows=n_users, n_cols=n_items
     )
     del val, liked
+    taste, taste_metrics = None, {}
+    if config.history.taste_dims:
+        gram = taste_gram(fit_rows, config.history.taste_weights, max_items=config.taste_max_items)
+        config, by_l2 = _choose_taste_l2(
+            gram, config, fit_rows, relevant, _validation_users(relevant, config)
+        )
+        taste = _taste_for(gram, fit_rows, config)
+        del gram
+        taste_metrics = {"taste_l2": config.taste_l2, "val_ndcg@10_taste_only_by_l2": by_l2}
     floors = config.recency_floor_candidates or (config.history.recency_floor,)
     chosen: tuple[float, TrainConfig, _FitState, dict[str, list[float]]] | None = None
     by_floor: dict[str, float] = {}
@@ -454,6 +561,7 @@ def _fit_with_validation(
             relevant_rows=relevant,
             progress=_share(progress, k, len(floors)),
             phase="ranking",
+            taste=taste,
         )
         examples += int(fit_rows.indices.size) * config.samples_per_user * ran
         seconds += fit_seconds
@@ -464,6 +572,8 @@ def _fit_with_validation(
         del state  # a losing candidate's tower is freed before the next fit
     assert chosen is not None
     _, config, state, history = chosen
+    if state.model.taste_dims:
+        taste_metrics.update(_choose_taste_emphasis(state.model, config, fit_rows, relevant))
     scores = history["val_ndcg@10"]
     best = int(np.argmax(scores)) if scores else len(history["loss"]) - 1
     metrics = {
@@ -472,6 +582,7 @@ def _fit_with_validation(
         "ranking_epochs": best + 1,
         "recency_floor": config.history.recency_floor,
         "val_ndcg@10_by_recency_floor": by_floor,
+        **taste_metrics,
     }
     return _Validated(config, state, history, metrics, examples, seconds)
 
@@ -555,14 +666,24 @@ def train(
     if config.validation_holdout <= 0 or config.refit_on_full:
         t0 = time.perf_counter()
         continue_from = state if config.validation_holdout > 0 and config.refit_epochs > 0 else None
+        taste = None
+        if config.history.taste_dims:  # the closed form again, on every rating
+            gram = taste_gram(all_rows, config.history.taste_weights, max_items=config.taste_max_items)
+            taste = _taste_for(gram, all_rows, config)
+            del gram
+            if continue_from is not None:  # the learned scale carries over
+                continue_from.model.set_taste(taste.embedding, taste.output)
         state, _, ran, seconds = _fit_ranker(
             all_rows,
             config,
-            epochs=config.refit_epochs if continue_from is not None else epochs,
+            # never more epochs than validation endorsed (a tower that peaked at its first epoch,
+            # its taste columns doing the work, is not trained on for eight more)
+            epochs=min(config.refit_epochs, epochs) if continue_from is not None else epochs,
             relevant_rows=None,
             progress=progress,
             phase="ranking_refit",
             state=continue_from,
+            taste=taste,
         )
         ranking_examples += int(all_rows.indices.size) * config.samples_per_user * ran
         ranking_fit_seconds += seconds

@@ -351,11 +351,16 @@ class _Taste:
 TASTE_LOGIT_SPREAD = 0.5
 
 
-def _taste_for(gram: TasteGram, rows: RowSets, config: TrainConfig) -> _Taste:
+def _taste_for(
+    gram: TasteGram,
+    rows: RowSets,
+    config: TrainConfig,
+    factors: tuple[np.ndarray, np.ndarray] | None = None,
+) -> _Taste:
     """Taste columns of ridge `config.taste_l2` with an initial scale that gives their logits a
     spread of `TASTE_LOGIT_SPREAD` for the median user while the other columns train (small: they
     learn recent context and popularity beside taste; `_choose_taste_emphasis` then sets the mix)."""
-    embedding, output = taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
+    embedding, output = factors or taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
     users = np.flatnonzero(rows.row_lengths() > 0)
     users = np.random.default_rng([config.seed, 11]).choice(users, min(len(users), 1000), replace=False)
     weighting = dataclasses.replace(config.history, taste_dims=embedding.shape[1])
@@ -370,10 +375,12 @@ def _choose_taste_l2(
     fit_rows: RowSets,
     relevant_rows: RowSets,
     val_users: np.ndarray,
-) -> tuple[TrainConfig, dict[str, float]]:
-    """`config` with the taste ridge whose columns alone rank the validation split best."""
+) -> tuple[TrainConfig, dict[str, float], tuple[np.ndarray, np.ndarray]]:
+    """`config` with the taste ridge whose columns alone rank the validation split best, the
+    validation NDCG@10 of each candidate and the chosen columns."""
     by_l2: dict[str, float] = {}
-    for lam in config.taste_l2_candidates:
+    best: tuple[float, float, tuple[np.ndarray, np.ndarray]] | None = None  # (ndcg, lam, factors)
+    for lam in config.taste_l2_candidates or (config.taste_l2,):
         embedding, output = taste_factors(gram, lam=lam, dims=config.history.taste_dims)
         arrays = {
             "item_embedding": embedding,
@@ -383,8 +390,10 @@ def _choose_taste_l2(
         by_l2[str(lam)] = validation_ranking(
             arrays, config.history, fit_rows, relevant_rows, users=val_users
         )["ndcg"]
-    best = max(config.taste_l2_candidates, key=lambda lam: by_l2[str(lam)])
-    return config.replace(taste_l2=best), by_l2
+        if best is None or by_l2[str(lam)] > best[0]:  # only the best columns so far are kept
+            best = (by_l2[str(lam)], lam, (embedding, output))
+    assert best is not None  # at least one candidate
+    return config.replace(taste_l2=best[1]), by_l2, best[2]
 
 
 def _choose_taste_emphasis(
@@ -396,13 +405,14 @@ def _choose_taste_emphasis(
     base = ranker_arrays(model)
     taste = model.taste_dims
     by_emphasis: dict[str, float] = {}
-    for factor in config.taste_emphasis_candidates:
+    candidates = config.taste_emphasis_candidates or (1.0,)
+    for factor in candidates:
         arrays = dict(base, item_output=base["item_output"].copy())
         arrays["item_output"][:, :taste] *= np.float32(factor)
         by_emphasis[str(factor)] = validation_ranking(
             arrays, config.history, fit_rows, relevant_rows, users=users
         )["ndcg"]
-    best = max(config.taste_emphasis_candidates, key=lambda f: by_emphasis[str(f)])
+    best = max(candidates, key=lambda f: by_emphasis[str(f)])
     model.taste_log_scale.assign(math.log(model.taste_scale * best))
     return {"taste_emphasis": best, "val_ndcg@10_by_taste_emphasis": by_emphasis}
 
@@ -542,10 +552,10 @@ def _fit_with_validation(
     taste, taste_metrics = None, {}
     if config.history.taste_dims:
         gram = taste_gram(fit_rows, config.history.taste_weights, max_items=config.taste_max_items)
-        config, by_l2 = _choose_taste_l2(
+        config, by_l2, factors = _choose_taste_l2(
             gram, config, fit_rows, relevant, _validation_users(relevant, config)
         )
-        taste = _taste_for(gram, fit_rows, config)
+        taste = _taste_for(gram, fit_rows, config, factors)
         del gram
         taste_metrics = {"taste_l2": config.taste_l2, "val_ndcg@10_taste_only_by_l2": by_l2}
     floors = config.recency_floor_candidates or (config.history.recency_floor,)

@@ -1,0 +1,96 @@
+"""The taste columns in closed form: a rank-k truncation of EASE, chosen and kept by training."""
+
+import numpy as np
+import pytest
+
+from ml.baselines import Ease
+from ml.history import build_rows
+from ml.taste_columns import _mirror_lower, taste_factors, taste_gram
+
+
+def _data(seed=0, n_users=80, n_items=30):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 20, n_users)
+    users = np.repeat(np.arange(n_users), lengths)
+    items = np.concatenate([rng.choice(n_items, k, replace=False) for k in lengths])
+    ratings = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], len(users)).astype(np.float32)
+    return users, items, ratings, rng.random(len(users))
+
+
+def test_the_columns_are_the_truncated_ease_item_item_matrix():
+    users, items, ratings, ts = _data()
+    rows = build_rows(users, items, ratings, ts, n_rows=80, n_cols=30)
+    gram = taste_gram(rows, np.ones_like, max_items=30)  # binary weights: EASE's own input
+    embedding, output = taste_factors(gram, lam=20.0, dims=8)
+    ease = Ease(20.0).fit(users, items, ratings, ts, n_users=80, n_items=30)
+    u, s, vt = np.linalg.svd(ease.weights.astype(np.float64))
+    truncated = (u[:, :8] * s[:8]) @ vt[:8]
+    np.testing.assert_allclose(embedding @ output.T, truncated, atol=1e-4)
+    full = taste_factors(gram, lam=20.0, dims=30)
+    np.testing.assert_allclose(full[0] @ full[1].T, ease.weights, atol=1e-4)  # all of B at full rank
+
+
+def test_taste_weights_weigh_the_gram_matrix():
+    users, items, ratings, ts = _data(seed=1)
+    rows = build_rows(users, items, ratings, ts, n_rows=80, n_cols=30)
+    gram = taste_gram(rows, lambda stars: np.where(stars >= 4, 1.0, 0.3), max_items=30).gram
+    x = np.zeros((80, 30))
+    x[users, items] = np.where(ratings >= 4, 1.0, 0.3)
+    np.testing.assert_allclose(gram, x.T @ x)
+
+
+def test_only_the_most_rated_movies_get_taste_columns():
+    users, items, ratings, ts = _data(seed=2)
+    rows = build_rows(users, items, ratings, ts, n_rows=80, n_cols=30)
+    gram = taste_gram(rows, np.ones_like, max_items=10)
+    counts = np.bincount(items, minlength=30)
+    assert set(gram.kept) == set(np.argsort(-counts, kind="stable")[:10])
+    embedding, output = taste_factors(gram, lam=5.0, dims=4)
+    outside = np.setdiff1d(np.arange(30), gram.kept)
+    assert not embedding[outside].any()
+    assert not output[outside].any()
+    assert embedding[gram.kept].any(axis=1).all()
+
+
+def test_bad_ridge_or_rank_is_refused_with_what_is_wrong():
+    users, items, ratings, ts = _data()
+    gram = taste_gram(build_rows(users, items, ratings, ts, n_rows=80, n_cols=30), np.ones_like, max_items=30)
+    with pytest.raises(ValueError, match="ridge must be positive"):
+        taste_factors(gram, lam=0.0, dims=4)
+    with pytest.raises(ValueError, match="31 requested, 30 movies"):
+        taste_factors(gram, lam=1.0, dims=31)
+
+
+def test_the_lower_triangle_is_mirrored_in_place_across_blocks():
+    rng = np.random.default_rng(0)
+    lower = np.tril(rng.random((37, 37)))
+    expected = lower + np.tril(lower, -1).T
+    _mirror_lower(lower, block=8)
+    np.testing.assert_array_equal(lower, expected)
+
+
+def test_training_chooses_the_ridge_and_the_mix_on_validation_and_serves_what_keras_scores(trained):
+    result = trained.result
+    config = result.config
+    assert result.metrics["taste_l2"] == config.taste_l2
+    assert config.taste_l2 in config.taste_l2_candidates
+    assert set(result.metrics["val_ndcg@10_taste_only_by_l2"]) == {str(c) for c in config.taste_l2_candidates}
+    assert result.metrics["taste_emphasis"] in config.taste_emphasis_candidates
+    # the taste columns are the closed form (not trained): the exported map is rank <= taste_dims
+    d = config.history.taste_dims
+    taste_map = result.scorer.item_embedding[:, :d] @ result.scorer.item_output[:, :d].T
+    assert np.linalg.matrix_rank(taste_map, tol=1e-4) <= d
+    assert result.ranker.taste_embedding.trainable is False
+
+
+def test_a_validation_split_of_random_ratings_is_accepted_and_a_bad_kind_refused(synthetic):
+    from ml.train import train
+
+    from .conftest import TINY
+
+    d = synthetic
+    config = TINY.replace(max_epochs=2, refit_epochs=1, validation_split="random")
+    result = train(d.users, d.items, d.ratings, d.timestamps, config=config)
+    assert result.metrics["val_ndcg@10"] is not None
+    with pytest.raises(ValueError, match="validation_split must be 'temporal' or 'random'"):
+        train(d.users, d.items, d.ratings, d.timestamps, config=TINY.replace(validation_split="latest"))

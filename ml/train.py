@@ -2,8 +2,11 @@
 
 Phases, each reported to `progress(phase, fraction, metrics)`:
   prepare       id maps, chronological histories, validation split (each user's last ratings)
-  ranking       ranking tower, early-stopped on validation NDCG@10 (best weights restored)
-  ranking_refit same recipe on all ratings for the best epoch count (config.refit_on_full)
+  ranking       the taste columns in closed form (`ml.taste_columns`, ridge chosen on validation),
+                then the ranking tower, early-stopped on validation NDCG@10 (best weights
+                restored), then the taste columns' weight in the mix chosen on validation
+  ranking_refit the taste columns solved again and the tower trained on, on all ratings
+                (config.refit_on_full)
   rating        rating head (`ml.rating`: ALS, sweeps early-stopped on a random validation share
                 of the ratings, then refitted on all)
   export        numpy arrays for serving (`ml.score.Scorer`), user vectors for every known user
@@ -258,7 +261,7 @@ def ranker_arrays(ranker: keras.Model) -> dict[str, np.ndarray]:
     """The ranking tower's weights as the numpy arrays `ml.score.Scorer` serves from."""
     embedding = np.asarray(ranker.item_embedding.numpy(), np.float32)
     output = np.asarray(ranker.item_output.numpy(), np.float32)
-    if ranker.taste_dims:  # taste columns first, their learned scale folded into the outputs
+    if ranker.taste_dims:  # taste columns first, their scale (chosen on validation) in the outputs
         scale = ranker.taste_scale
         embedding = np.hstack([np.asarray(ranker.taste_embedding.numpy(), np.float32), embedding])
         output = np.hstack([np.asarray(ranker.taste_output.numpy(), np.float32) * np.float32(scale), output])
@@ -363,8 +366,7 @@ def _taste_for(
     embedding, output = factors or taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
     users = np.flatnonzero(rows.row_lengths() > 0)
     users = np.random.default_rng([config.seed, 11]).choice(users, min(len(users), 1000), replace=False)
-    weighting = dataclasses.replace(config.history, taste_dims=embedding.shape[1])
-    logits = encode_histories(rows, weighting, embedding, users=np.sort(users)) @ output.T
+    logits = encode_histories(rows, config.history, embedding, users=np.sort(users)) @ output.T
     spread = float(np.median(logits.std(axis=1)))
     return _Taste(embedding, output, TASTE_LOGIT_SPREAD / spread if spread > 0 else 1.0)
 

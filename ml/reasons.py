@@ -12,7 +12,9 @@ A favourite rated 5 beats one rated 4 when they are about as close, and a favour
 share beats a blockbuster. Picks are explained in list order, greedily, and (when the member has at
 least three favourites) a favourite cites at most `max_share` of every prefix of the list, since a
 page shows a list's first picks: one movie never explains most of what a member sees. A pick gets no reason when
-none of the allowed favourites is closer than an average movie would be (closeness <= 0).
+none of the allowed favourites is close to it: a cosine above `MIN_CLOSENESS` and at least
+`MIN_RELATIVE_CLOSENESS` of the closest favourite's (so the cap never makes a distant favourite
+explain a pick it has nothing to do with).
 
 `choose_reasons` works on a block of users at once (one batched product per block), so a bulk
 refresh explains its lists without per-user numpy calls.
@@ -32,6 +34,12 @@ RATING_PREFERENCE = 0.02
 #: preference for specific favourites: closeness subtracted per standard deviation of popularity
 #: (a favourite few people share says more about a member's taste than one everybody liked)
 SPECIFICITY = 0.1
+#: a favourite explains a pick only when it is at least this close to it (a cosine), and at least
+#: `MIN_RELATIVE_CLOSENESS` x as close as the member's closest favourite: with few favourites, the
+#: share cap would otherwise make a distant one explain picks it has nothing to do with ("The
+#: Godfather, because you liked Liar Liar"); such picks say "Matches your taste" instead
+MIN_CLOSENESS = 0.2
+MIN_RELATIVE_CLOSENESS = 0.5
 #: no favourite explains more than this share of a list (members with >= MIN_FAVOURITES favourites)
 MAX_SHARE = 1 / 3
 MIN_FAVOURITES = 3
@@ -84,6 +92,8 @@ def choose_reasons(
     max_share: float = MAX_SHARE,
     rating_preference: float = RATING_PREFERENCE,
     specificity: float = SPECIFICITY,
+    min_closeness: float = MIN_CLOSENESS,
+    min_relative_closeness: float = MIN_RELATIVE_CLOSENESS,
 ) -> np.ndarray:
     """The cited favourite of each pick: (users x picks) external ids, -1 = no reason.
 
@@ -109,7 +119,9 @@ def choose_reasons(
     prior = rating_preference * stars_above - specificity * scorer.popularity(fav_idx)
     value = closeness + prior[:, :, None]
     value[~present] = -np.inf
-    value[closeness <= 0] = -np.inf  # pointing away from the pick: not a reason
+    closest = np.where(present[:, :, None], closeness, 0.0).max(axis=1, keepdims=True)
+    # not close enough to the pick, absolutely or beside the member's closest favourite: no reason
+    value[(closeness <= min_closeness) | (closeness < min_relative_closeness * closest)] = -np.inf
     n_fav = present.sum(axis=1)
     spread = n_fav >= MIN_FAVOURITES
     used = np.zeros(liked_items.shape, np.int64)

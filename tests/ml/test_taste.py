@@ -108,6 +108,23 @@ def test_without_timestamps_each_rating_is_its_own_moment_and_a_minute_is_one_mo
     assert not np.allclose(in_order.vector, one_page.vector)
 
 
+def test_a_distant_favourite_never_explains_a_pick_even_when_the_closest_one_is_capped():
+    # picks 2 and 3 are close to favourite 1; favourite 4 is a little close (cosine ~0.2-0.3),
+    # favourite 7 less close than half of favourite 1's closeness
+    out = np.array(
+        [[1.0, 0.0, 0.0], [1.0, 0.05, 0.0], [1.0, 0.0, 0.05]] + [[0.0, 1.0, 0.0]] * 3 + [[0.0, 0.0, 1.0]] * 3
+    )
+    out[1] += [0.0, 0.3, 0.0]
+    out[2] += [0.0, 0.0, 0.3]
+    scorer = _handmade_scorer(out)
+    picks = np.array([[2, 3, 2, 3, 2, 3]])
+    because = choose_reasons(scorer, picks, np.array([[1, 4, 7]]), np.array([[5.0, 5.0, 5.0]]))[0]
+    close = scorer.closeness(*scorer.items.lookup([1, 4, 7])[:1], scorer.items.lookup([2, 3])[0])
+    assert (close[1:] < 0.5 * close[0]).all()  # the premise: 4 and 7 are far from both picks
+    assert set(because[because >= 0].tolist()) == {1}  # favourite 1 within its cap, never 4 or 7
+    assert (because == -1).sum() == 4  # the other picks say "Matches your taste"
+
+
 def test_no_favourite_explains_more_than_a_third_of_any_first_picks():
     """A page shows a list's first 10 or 12 picks: the spread must hold there, not only over all 30."""
     rng = np.random.default_rng(3)

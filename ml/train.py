@@ -377,12 +377,16 @@ def _choose_taste_l2(
     fit_rows: RowSets,
     relevant_rows: RowSets,
     val_users: np.ndarray,
+    progress: Progress,
 ) -> tuple[TrainConfig, dict[str, float], tuple[np.ndarray, np.ndarray]]:
     """`config` with the taste ridge whose columns alone rank the validation split best, the
-    validation NDCG@10 of each candidate and the chosen columns."""
+    validation NDCG@10 of each candidate and the chosen columns. Reports each candidate at the
+    start of the "ranking" phase (at 27k movies each is a (10k x 10k) inverse: tens of seconds)."""
     by_l2: dict[str, float] = {}
     best: tuple[float, float, tuple[np.ndarray, np.ndarray]] | None = None  # (ndcg, lam, factors)
-    for lam in config.taste_l2_candidates or (config.taste_l2,):
+    candidates = config.taste_l2_candidates or (config.taste_l2,)
+    for k, lam in enumerate(candidates):
+        progress("ranking", 0.0, {"taste_columns": f"ridge {lam:g} ({k + 1} of {len(candidates)})"})
         embedding, output = taste_factors(gram, lam=lam, dims=config.history.taste_dims)
         arrays = {
             "item_embedding": embedding,
@@ -555,7 +559,7 @@ def _fit_with_validation(
     if config.history.taste_dims:
         gram = taste_gram(fit_rows, config.history.taste_weights, max_items=config.taste_max_items)
         config, by_l2, factors = _choose_taste_l2(
-            gram, config, fit_rows, relevant, _validation_users(relevant, config)
+            gram, config, fit_rows, relevant, _validation_users(relevant, config), progress
         )
         taste = _taste_for(gram, fit_rows, config, factors)
         del gram

@@ -43,6 +43,9 @@ class TrainConfig:
     #: learned its other columns (the best is kept): how much long-term taste should weigh against
     #: recent context and popularity depends on the data
     taste_emphasis_candidates: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+    #: weights of the recent-context logits tried with each of those (0: the data's order adds only
+    #: noise, e.g. synthetic tastes that never move)
+    recent_weight_candidates: tuple[float, ...] = (1.0, 0.5, 0.0)
     #: recency floors tried on the validation split, each a full early-stopped fit of the ranking
     #: tower; the best validation NDCG@10 replaces `history.recency_floor` (the trained model's
     #: config carries it, serving uses it). How much old ratings should still count depends on the
@@ -132,6 +135,7 @@ class TrainConfig:
         data["recency_floor_candidates"] = list(self.recency_floor_candidates)
         data["taste_l2_candidates"] = list(self.taste_l2_candidates)
         data["taste_emphasis_candidates"] = list(self.taste_emphasis_candidates)
+        data["recent_weight_candidates"] = list(self.recent_weight_candidates)
         return data
 
     @classmethod
@@ -158,6 +162,8 @@ class TrainConfig:
             data["taste_l2_candidates"] = tuple(float(f) for f in data["taste_l2_candidates"])
         if "taste_emphasis_candidates" in data:
             data["taste_emphasis_candidates"] = tuple(float(f) for f in data["taste_emphasis_candidates"])
+        if "recent_weight_candidates" in data:
+            data["recent_weight_candidates"] = tuple(float(f) for f in data["recent_weight_candidates"])
         return cls(**data)
 
     def replace(self, **changes: Any) -> TrainConfig:

@@ -40,10 +40,12 @@ class HistoryRanker(keras.Model):
     Two column groups, summed:
         taste   t = segment_sum(taste_weights * E_t[items])   logits += exp(s) * t @ Q_t.T
                 E_t, Q_t and the scale exp(s) fixed (`set_taste`: the closed form of
-                `ml.taste_columns`, the scale chosen on the validation split by `ml.train`)
-        recent  x = segment_sum(weights * E[items])            logits += x @ Q.T + b
+                `ml.taste_columns`; exp(s) sets their spread while the rest trains)
+        recent  x = segment_sum(weights * E[items])            logits += r * x @ Q.T + b
                 E, Q, b learned
-    Exported as one item embedding [E_t, E] and one output [exp(s) Q_t, Q] (`ml.train.ranker_arrays`).
+    The mix (m, r) multiplies the taste logits (m) and the recent ones (r) outside training; both 1
+    while training, then chosen on validation.
+    Exported as one item embedding [E_t, E] and one output [m exp(s) Q_t, r Q] (`ml.train.ranker_arrays`).
     """
 
     def __init__(self, n_items: int, embedding_dim: int, taste_dims: int = 0, **kwargs: Any) -> None:
@@ -57,6 +59,12 @@ class HistoryRanker(keras.Model):
             shape=(self.n_items, recent), initializer="glorot_uniform", name="item_output"
         )
         self.item_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="item_bias")
+        #: the mix served (and scored outside training): multipliers of the taste and the recent-context
+        #: logits, chosen on the validation split after training (`ml.train`); training always
+        #: runs at (1, 1), so the refit never learns to undo a mix it was not trained with
+        mix = {"shape": (), "initializer": "ones", "trainable": False}
+        self.taste_mix = self.add_weight(name="taste_mix", **mix)
+        self.recent_mix = self.add_weight(name="recent_mix", **mix)
         if self.taste_dims:
             fixed = {"shape": (self.n_items, self.taste_dims), "initializer": "zeros", "trainable": False}
             self.taste_embedding = self.add_weight(name="taste_embedding", **fixed)
@@ -82,13 +90,14 @@ class HistoryRanker(keras.Model):
         batch = ops.shape(inputs["row_mask"])[0]
         return ops.segment_sum(gathered * ops.expand_dims(weights, -1), rows, num_segments=batch)
 
-    def call(self, inputs: dict[str, Any]) -> Any:
+    def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         recent = self._pool(self.item_embedding, inputs["weights"], inputs)
-        logits = ops.matmul(recent, ops.transpose(self.item_output)) + self.item_bias
+        recent_logits = ops.matmul(recent, ops.transpose(self.item_output))
+        logits = (recent_logits if training else self.recent_mix * recent_logits) + self.item_bias
         if self.taste_dims:
             taste = self._pool(self.taste_embedding, inputs["taste_weights"], inputs)
-            taste_logits = ops.matmul(taste, ops.transpose(self.taste_output))
-            logits = logits + ops.exp(self.taste_log_scale) * taste_logits
+            scale = ops.exp(self.taste_log_scale) * (1.0 if training else self.taste_mix)
+            logits = logits + scale * ops.matmul(taste, ops.transpose(self.taste_output))
         return logits
 
     def get_config(self) -> dict[str, Any]:

@@ -10,8 +10,8 @@ Four kinds of entries, all in Django's default cache:
   framework runs (one cache round trip, no SQL). See "Who may read a cached answer" below.
 - **Active version.** ``recs:active-version:v1:<list epoch>``: the serving version's id and artifact
   path, so a request loads its scorer without a query; an activation bumps the list epoch.
-- **Refresh debounce.** ``recs:refresh-pending:<user>`` marks that a fold-in refresh of that member
-  is queued, so a burst of ratings enqueues one task.
+- **Refresh debounce.** ``recs:refresh-pending:v2`` marks that a batch refresh of the members whose
+  lists are noted stale is queued, so a burst of ratings (by any number of members) enqueues one task.
 
 Who may read a cached answer. `answer_cached` is the only reader. It serves an answer only when three
 entries agree, all derived from the request alone:
@@ -325,22 +325,22 @@ def forget_all() -> None:
 # --- Refresh debounce -----------------------------------------------------------------------------------
 
 
-def _refresh_pending_key(user_id: int) -> str:
-    return f"recs:refresh-pending:{user_id}"
+#: Set while a batch refresh of the members noted stale is queued and has not started yet.
+_REFRESH_PENDING_KEY = "recs:refresh-pending:v2"
 
 
-def refresh_pending_mark(*, user_id: int, seconds: int) -> bool:
-    """Mark a refresh of the member as queued; True when none was (so the caller enqueues one).
-    True when the cache is unreachable too: the refresh task is idempotent."""
+def refresh_pending_mark(*, seconds: int) -> bool:
+    """Mark a batch refresh as queued; True when none was (so the caller enqueues one). True when the
+    cache is unreachable too: the refresh is idempotent."""
     try:
-        return bool(cache.add(_refresh_pending_key(user_id), 1, timeout=seconds))
+        return bool(cache.add(_REFRESH_PENDING_KEY, 1, timeout=seconds))
     except Exception:
         return True
 
 
-def refresh_pending_clear(*, user_id: int) -> None:
-    """The queued refresh starts (or could not be queued): a later rating must enqueue its own."""
+def refresh_pending_clear() -> None:
+    """The queued batch starts (or could not be queued): a later change must enqueue the next one."""
     try:
-        cache.delete(_refresh_pending_key(user_id))
+        cache.delete(_REFRESH_PENDING_KEY)
     except Exception:
-        logger.warning("Cache unreachable; could not clear user %s's refresh marker", user_id)
+        logger.warning("Cache unreachable; could not clear the refresh marker")

@@ -234,9 +234,13 @@ RECOMMENDATIONS = {
     "LIST_LENGTH": env.int("RECOMMENDATIONS_LIST_LENGTH", default=100),
     # A new model is promoted unless its test NDCG@10 is below the active one's by more than this.
     "PROMOTION_TOLERANCE": env.float("RECOMMENDATIONS_PROMOTION_TOLERANCE", default=0.005),
-    # Seconds to wait after a rating before refreshing that user's list, so a burst causes one refresh;
-    # short enough that a new member's picks reflect a rating within ~1 s (docs/BENCHMARKS.md).
+    # Seconds to wait after a rating before the batch refresh of every member noted stale starts, so a
+    # burst (of one member or many) causes one batch; short enough that a new member's picks reflect a
+    # rating within ~1 s (docs/BENCHMARKS.md).
     "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=0.5),
+    # Members refreshed per batch at most (one fold-in, one scoring, one bulk list write); more noted
+    # members are taken by the next batch at once.
+    "REFRESH_BATCH_USERS": env.int("RECOMMENDATIONS_REFRESH_BATCH_USERS", default=1000),
     # A member's list noted stale (ratings.StaleListNote) for longer than this is refreshed by the beat
     # sweep (recommendations.refresh_stale_sweep): its refresh was never queued (Redis was down) or lost.
     "STALE_SWEEP_AFTER_SECONDS": env.float("RECOMMENDATIONS_STALE_SWEEP_AFTER_SECONDS", default=10),

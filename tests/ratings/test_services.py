@@ -6,12 +6,22 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog.models import Movie
+from ratings import services
 from ratings.models import Rating
 from ratings.services import rating_delete, rating_upsert, rating_value_clean
 from ratings.signals import ratings_changed
 from tests.factories import MovieFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["in the server", "statement by statement"])
+def write_path(request, monkeypatch):
+    """Every test runs against both ways of writing a rating: PostgreSQL's one-call functions
+    (migration 0005) and the Python statements other databases use, which must agree."""
+    if request.param == "statement by statement":
+        monkeypatch.setattr(services, "_writes_in_server", lambda: False)
+    return request.param
 
 
 def stats(movie: Movie) -> tuple[int, float]:

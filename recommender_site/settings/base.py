@@ -300,7 +300,9 @@ REST_KNOX = {
 }
 # How long a token the database has vouched for authenticates from the cache (accounts.api.authentication;
 # revocation still takes effect at once). Off with the database cache, where it would save no query.
-API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=300 if env("REDIS_URL", default="") else 0)
+API_TOKEN_CACHE_SECONDS = env.int(
+    "API_TOKEN_CACHE_SECONDS", default=300 if env("REDIS_URL", default="") else 0
+)
 #: A member's live tokens beyond this many: the oldest are revoked when a new one is made.
 API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
 

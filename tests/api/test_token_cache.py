@@ -25,8 +25,8 @@ def token_queries(client) -> tuple[int, list[str]]:
 
 def test_a_token_is_read_from_the_database_once_then_from_the_cache(member):
     client = token_client(member)
-    first = token_queries(client)
-    assert first[0] == 200 and len(first[1]) == 1
+    status, queries = token_queries(client)
+    assert (status, len(queries)) == (200, 1)
     assert token_queries(client) == (200, [])
     assert token_queries(client) == (200, [])
 
@@ -76,7 +76,8 @@ def test_the_member_from_the_cache_loads_other_fields_on_use_and_saves_only_what
     assert client.get(ME).status_code == 200
     token = AuthToken.objects.get(user=member)
     cached = token_cache_read(token.digest)
-    assert cached is not None and cached.user.pk == member.pk and cached.user.username == member.username
+    assert cached is not None
+    assert (cached.user.pk, cached.user.username) == (member.pk, member.username)
     assert cached.user.email == member.email  # deferred: read from the database when used
     cached.user.first_name = "Al"
     cached.user.save()

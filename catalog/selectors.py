@@ -264,6 +264,16 @@ def movies_with_genre_names(*, movie_ids: Iterable[int]) -> dict[int, Movie]:
     return found
 
 
+def genre_names_sql(movie_id_sql: str) -> str:
+    """PostgreSQL: a subquery for the sorted genre names of the movie whose id is ``movie_id_sql``, what
+    `movies_with_genre_names` gives as ``genre_names``, for a statement that reads a movie on the side."""
+    through, genre = Movie.genres.through._meta.db_table, Genre._meta.db_table
+    return (
+        f"ARRAY(SELECT g.name FROM {through} mg JOIN {genre} g ON g.id = mg.genre_id "
+        f"WHERE mg.movie_id = {movie_id_sql} ORDER BY g.name)"
+    )
+
+
 def movie_summary(movie: Movie) -> dict[str, Any]:
     """What `catalog.api.serializers.MovieSummaryOutputSerializer` renders, for a movie from
     `movies_with_genre_names`, without a serializer (a test keeps the two equal)."""

@@ -1,7 +1,7 @@
 """Writes to ratings, one member at a time: the HTML views, the API and the admin all go through here."""
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import Movie
+from catalog.selectors import genre_names_sql, movies_with_genre_names
 
 from .models import HALF_STARS, HiddenMovie, Rating, SkippedMovie, WatchlistEntry
 from .outbox import stale_note_write
@@ -37,6 +38,9 @@ def rating_value_clean(value: object) -> float:
 class RatingResult:
     rating: Rating
     created: bool
+    #: The rated movie as this write left it, with ``genre_names`` (`catalog.selectors.movie_summary`'s
+    #: input), when the caller asked for it.
+    movie: Movie | None = None
 
 
 def _announce(*, user_id: int, movie_id: int) -> None:
@@ -65,7 +69,9 @@ def _rating_insert(*, user_id: int, movie_id: int, value: float, at: datetime) -
     return None if row is None else int(row[0])
 
 
-def rating_upsert(*, user_id: int, movie_id: int, value: object, at: datetime | None = None) -> RatingResult:
+def rating_upsert(
+    *, user_id: int, movie_id: int, value: object, at: datetime | None = None, with_movie: bool = False
+) -> RatingResult:
     """Create or change ``user_id``'s rating of ``movie_id``; re-rating updates, never duplicates.
 
     One transaction, in this order (every rating write takes its locks in the same order, so they
@@ -79,7 +85,8 @@ def rating_upsert(*, user_id: int, movie_id: int, value: object, at: datetime | 
     4. Rated means seen: the movie leaves the member's watchlist.
 
     On PostgreSQL the server does all of it in one call (`ratings_rating_upsert`, migration 0005):
-    one round trip instead of seven, so the movie row's lock is also held for the shortest time.
+    one round trip instead of seven, so the movie row's lock is also held for the shortest time. With
+    ``with_movie`` the result carries the movie as the write left it (read in the same statement there).
     """
     number = rating_value_clean(value)
     now = at or timezone.now()
@@ -87,8 +94,10 @@ def rating_upsert(*, user_id: int, movie_id: int, value: object, at: datetime | 
         result = _rating_upsert_in_server(user_id=user_id, movie_id=movie_id, value=number, at=now)
     else:
         result = _rating_upsert_here(user_id=user_id, movie_id=movie_id, value=number, at=now)
+        if with_movie:
+            result = replace(result, movie=movies_with_genre_names(movie_ids=[movie_id])[movie_id])
     _announce(user_id=user_id, movie_id=movie_id)
-    return result
+    return result if with_movie else replace(result, movie=None)
 
 
 def _writes_in_server() -> bool:
@@ -118,14 +127,18 @@ def _one_call() -> AbstractContextManager[object]:
 
 
 def _rating_upsert_in_server(*, user_id: int, movie_id: int, value: float, at: datetime) -> RatingResult:
+    # The movie's title, year and genres come with the write (the statement's snapshot is fine for
+    # them); its statistics are the ones the function's own update left.
     try:
         with _one_call(), connection.cursor() as cursor:
             cursor.execute(
-                "SELECT rating_id, created, created_at "
-                "FROM ratings_rating_upsert(%s::bigint, %s::bigint, %s::float8, %s::timestamptz)",
-                [user_id, movie_id, value, at],
+                "SELECT w.rating_id, w.created, w.created_at, w.movie_rating_count, w.movie_rating_mean, "
+                f"m.title, m.year, {genre_names_sql('m.id')} "
+                "FROM ratings_rating_upsert(%s::bigint, %s::bigint, %s::float8, %s::timestamptz) w "
+                f"JOIN {Movie._meta.db_table} m ON m.id = %s::bigint",
+                [user_id, movie_id, value, at, movie_id],
             )
-            pk, created, created_at = cursor.fetchone()
+            pk, created, created_at, count, mean, title, year, genres = cursor.fetchone()
     except DatabaseError as exc:
         refusal = _refusal(exc, movie_id)
         if refusal is None:
@@ -134,7 +147,9 @@ def _rating_upsert_in_server(*, user_id: int, movie_id: int, value: float, at: d
     rating = Rating(
         pk=pk, user_id=user_id, movie_id=movie_id, value=value, created_at=created_at, updated_at=at
     )
-    return RatingResult(rating=rating, created=bool(created))
+    movie = Movie(pk=movie_id, title=title, year=year, rating_count=count, rating_mean=mean)
+    movie.genre_names = list(genres)  # type: ignore[attr-defined]
+    return RatingResult(rating=rating, created=bool(created), movie=movie)
 
 
 @transaction.atomic

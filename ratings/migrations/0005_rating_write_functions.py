@@ -1,7 +1,8 @@
 """A rating write in one round trip on PostgreSQL: `ratings.services.rating_upsert` and `rating_delete`
 call these functions, which do in the server, in one statement (so in one transaction), what the
 services do statement by statement elsewhere: the member's stale-list note, the rating, the movie's
-statistics by one exact increment, and (an upsert) the watchlist entry. Locks are taken in the
+statistics by one exact increment, and (an upsert) the watchlist entry; an upsert returns the movie's
+statistics as that write left them, for the answer. Locks are taken in the
 services' order: the note, the rating, the movie last. Other databases keep the Python path.
 
 Errors the services turn into answers: SQLSTATE RT404 (no such movie) and RT409 (the pair was
@@ -13,7 +14,8 @@ from django.db import migrations
 UPSERT = """
 CREATE OR REPLACE FUNCTION ratings_rating_upsert(
     p_user_id bigint, p_movie_id bigint, p_value double precision, p_at timestamptz,
-    OUT rating_id bigint, OUT created boolean, OUT created_at timestamptz
+    OUT rating_id bigint, OUT created boolean, OUT created_at timestamptz,
+    OUT movie_rating_count integer, OUT movie_rating_mean double precision
 ) LANGUAGE plpgsql AS $$
 DECLARE
     old_value double precision;
@@ -54,10 +56,14 @@ BEGIN
                rating_mean = COALESCE(
                    CAST(rating_sum_half + half_delta AS double precision)
                    / NULLIF(CAST(rating_count + count_delta AS double precision) * 2.0, 0.0), 0.0)
-         WHERE id = p_movie_id;
+         WHERE id = p_movie_id
+        RETURNING rating_count, rating_mean INTO movie_rating_count, movie_rating_mean;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'There is no movie with id %.', p_movie_id USING ERRCODE = 'RT404';
         END IF;
+    ELSE
+        SELECT m.rating_count, m.rating_mean INTO movie_rating_count, movie_rating_mean
+          FROM catalog_movie m WHERE m.id = p_movie_id;
     END IF;
     DELETE FROM ratings_watchlistentry WHERE user_id = p_user_id AND movie_id = p_movie_id;
 END

@@ -139,3 +139,25 @@ def test_skips_are_per_member_idempotent_and_cleared_on_request():
         skip_add(user_id=user.pk, movie_id=999_999)
     assert skips_clear(user_id=user.pk) == 1
     assert list(SkippedMovie.objects.values_list("user_id", flat=True)) == [other.pk]
+
+
+def test_the_result_carries_the_movie_as_the_write_left_it_when_asked():
+    from tests.factories import GenreFactory
+
+    movie = MovieFactory(title="Heat", year=1995)
+    movie.genres.set([GenreFactory(name="Thriller"), GenreFactory(name="Crime")])
+    alice, bob = UserFactory(), UserFactory()
+    rating_upsert(user_id=alice.pk, movie_id=movie.pk, value=5)
+    result = rating_upsert(user_id=bob.pk, movie_id=movie.pk, value=2, with_movie=True)
+    shown = result.movie
+    assert shown is not None
+    assert (shown.pk, shown.title, shown.year, shown.genre_names) == (
+        movie.pk,
+        "Heat",
+        1995,
+        ["Crime", "Thriller"],
+    )
+    assert (shown.rating_count, shown.rating_mean) == (2, 3.5)
+    same = rating_upsert(user_id=bob.pk, movie_id=movie.pk, value=2, with_movie=True)  # nothing to add
+    assert (same.movie.rating_count, same.movie.rating_mean) == (2, 3.5)
+    assert rating_upsert(user_id=bob.pk, movie_id=movie.pk, value=3).movie is None

@@ -98,6 +98,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, but a connection proven good by the previous request less than this many
+        # seconds ago skips the per-request health check (recommender_site/postgresql/base.py; 0: never).
+        DATABASES["default"]["ENGINE"] = "recommender_site.postgresql"
+        DATABASES["default"]["HEALTH_CHECK_AFTER_IDLE_SECONDS"] = env.float(
+            "DATABASE_HEALTH_CHECK_AFTER_IDLE_SECONDS", default=1.0
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

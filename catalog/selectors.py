@@ -255,7 +255,7 @@ def movies_with_genre_names(*, movie_ids: Iterable[int]) -> dict[int, Movie]:
     if connection.vendor == "postgresql":
         concrete = Movie._meta.concrete_fields
         fields = [f.attname for f in concrete]
-        columns = ", ".join(f"m.{connection.ops.quote_name(f.column)}" for f in concrete)
+        columns = ", ".join(f"m.{connection.ops.quote_name(str(f.column))}" for f in concrete)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {columns}, {genre_names_sql('m.id')} FROM {Movie._meta.db_table} m "

@@ -20,6 +20,7 @@ from django.db.backends.postgresql import base
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    health_check_done: bool  # Django's, set in __init__
     _proven_at: float | None = None  # when a cursor was last taken in a stretch of use without errors
     _cursor_at: float | None = None  # when a cursor was last taken
 

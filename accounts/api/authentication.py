@@ -9,8 +9,8 @@ with one cache read instead of a query. This module owns those entries:
 
 An entry is only ever added (never overwritten) by a request that knox authenticated from the
 database. Whatever ends or changes access replaces the member's entries with tombstones that outlive
-any entry (a token deleted: revoked, expired, a new password, the account deleted; the account saved:
-deactivated, made staff or not, renamed), so a request that read the database just before the change
+any entry (a token deleted: revoked, expired, a new password, the account deleted; a token saved: its
+expiry changed; the account saved: deactivated, made staff or not, renamed), so a request that read the database just before the change
 committed cannot cache what it read either; those tokens authenticate from the database until the
 tombstones expire. The member a cached entry yields has only those fields loaded: any other field is
 read from the database when used (Django's deferred fields), and saving it writes only what was loaded.
@@ -110,6 +110,12 @@ def token_cache_revoke(*, digests: Sequence[str]) -> None:
 @receiver(post_delete, sender=AuthToken, dispatch_uid="accounts.token_cache_on_delete")
 def _on_token_deleted(sender: object, *, instance: AuthToken, **kwargs: object) -> None:
     token_cache_revoke(digests=[instance.digest])
+
+
+@receiver(post_save, sender=AuthToken, dispatch_uid="accounts.token_cache_on_token_saved")
+def _on_token_saved(sender: object, *, instance: AuthToken, created: bool, **kwargs: object) -> None:
+    if not created:  # e.g. its expiry changed in the admin
+        token_cache_revoke(digests=[instance.digest])
 
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.token_cache_on_user_saved")

@@ -1,9 +1,12 @@
 """API tokens the database vouched for authenticate from the cache (no query), and whatever ends or
 changes access takes effect at once all the same (`accounts.api.authentication`)."""
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts.models import User
@@ -31,6 +34,13 @@ def test_a_token_is_read_from_the_database_once_then_from_the_cache(member):
     assert token_queries(client) == (200, [])
 
 
+def _expire_in_the_admin(user: User) -> None:
+    """What the admin's change form does: the token's expiry set in the past, then save()."""
+    token = AuthToken.objects.get(user=user)
+    token.expiry = timezone.now() - dt.timedelta(seconds=1)
+    token.save()
+
+
 @pytest.mark.parametrize(
     "end_access",
     [
@@ -40,6 +50,7 @@ def test_a_token_is_read_from_the_database_once_then_from_the_cache(member):
             lambda user: user_password_change(user=user, password="Another-horse-93!"), id="new password"
         ),
         pytest.param(lambda user: User.objects.get(pk=user.pk).delete(), id="account deleted"),
+        pytest.param(lambda user: _expire_in_the_admin(user), id="expiry changed"),
     ],
 )
 def test_ending_access_takes_effect_at_once_although_the_token_was_cached(member, end_access):

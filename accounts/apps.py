@@ -7,3 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import services  # noqa: F401 (connects the password-change receiver)
+        from .api import authentication  # noqa: F401 (connects the token cache's receivers)

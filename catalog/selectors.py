@@ -244,24 +244,46 @@ def movie_onboarding_candidates(
 
 def movies_with_genre_names(*, movie_ids: Iterable[int]) -> dict[int, Movie]:
     """The movies by id, each with ``genre_names`` (sorted, as `movie_summary` shows them): one query on
-    PostgreSQL (the names aggregated in the same query), two elsewhere (a prefetch)."""
+    PostgreSQL (the names read in the same statement), two elsewhere (a prefetch).
+
+    On PostgreSQL the statement is written here rather than by the ORM: building the ORM's version
+    (an ArrayAgg annotation) cost more than a third of the CPU of an uncached recommendations answer.
+    """
     ids = list(set(movie_ids))
     if not ids:
         return {}
-    movies = Movie.objects.filter(pk__in=ids).order_by()
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.aggregates import ArrayAgg  # imports psycopg: PostgreSQL only
-
-        movies = movies.annotate(
-            genre_names=ArrayAgg(
-                "genres__name", order_by="genres__name", filter=Q(genres__isnull=False), default=Value([])
+        concrete = Movie._meta.concrete_fields
+        fields = [f.attname for f in concrete]
+        columns = ", ".join(f"m.{connection.ops.quote_name(str(f.column))}" for f in concrete)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns}, {genre_names_sql('m.id')} FROM {Movie._meta.db_table} m "
+                "WHERE m.id = ANY(%s)",
+                [ids],
             )
-        )
-        return {m.pk: m for m in movies}
+            rows = cursor.fetchall()
+        found = {}
+        for row in rows:
+            movie = Movie.from_db(connection.alias, fields, row[:-1])
+            movie.genre_names = list(row[-1])  # type: ignore[attr-defined]
+            found[movie.pk] = movie
+        return found
+    movies = Movie.objects.filter(pk__in=ids).order_by()
     found = {m.pk: m for m in movies.prefetch_related("genres")}
     for movie in found.values():
         movie.genre_names = sorted(g.name for g in movie.genres.all())  # type: ignore[attr-defined]
     return found
+
+
+def genre_names_sql(movie_id_sql: str) -> str:
+    """PostgreSQL: a subquery for the sorted genre names of the movie whose id is ``movie_id_sql``, what
+    `movies_with_genre_names` gives as ``genre_names``, for a statement that reads a movie on the side."""
+    through, genre = Movie.genres.through._meta.db_table, Genre._meta.db_table
+    return (
+        f"ARRAY(SELECT g.name FROM {through} mg JOIN {genre} g ON g.id = mg.genre_id "
+        f"WHERE mg.movie_id = {movie_id_sql} ORDER BY g.name)"
+    )
 
 
 def movie_summary(movie: Movie) -> dict[str, Any]:

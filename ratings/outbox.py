@@ -4,6 +4,7 @@ the change, read and cleared by whoever refreshes lists (the recommendations app
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from django.db import connection
 
@@ -27,19 +28,28 @@ def stale_note_changes(*, user_id: int) -> int | None:
     return StaleListNote.objects.filter(user_id=user_id).values_list("changes", flat=True).first()
 
 
-def stale_note_clear(*, user_id: int, changes: int) -> bool:
-    """Clear the note a refresh started from; a change noted since (``changes`` moved on) keeps it."""
-    deleted, _ = StaleListNote.objects.filter(user_id=user_id, changes=changes).delete()
-    return bool(deleted)
+def stale_notes_clear(*, notes: Mapping[int, int]) -> int:
+    """Clear the notes a refresh started from (``notes``: user id -> the ``changes`` it read); a change
+    noted since (``changes`` moved on) keeps its note. Returns how many were cleared (one statement)."""
+    if not notes:
+        return 0
+    table = StaleListNote._meta.db_table
+    pairs = ", ".join(["(%s, %s)"] * len(notes))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE (user_id, changes) IN (VALUES {pairs})",
+            [int(x) for pair in notes.items() for x in pair],
+        )
+        return int(cursor.rowcount)
 
 
-def stale_notes_due(*, older_than: dt.datetime, limit: int) -> list[int]:
-    """Members whose note is older than ``older_than``, oldest first."""
-    return list(
-        StaleListNote.objects.filter(changed_at__lt=older_than)
-        .order_by("changed_at")
-        .values_list("user_id", flat=True)[:limit]
-    )
+def stale_notes_oldest(*, limit: int, older_than: dt.datetime | None = None) -> dict[int, int]:
+    """Up to ``limit`` notes, oldest first (only those older than ``older_than`` when given): user id ->
+    the ``changes`` counted so far."""
+    notes = StaleListNote.objects.order_by("changed_at")
+    if older_than is not None:
+        notes = notes.filter(changed_at__lt=older_than)
+    return dict(notes.values_list("user_id", "changes")[:limit])
 
 
 def stale_notes_count() -> int:

@@ -3,15 +3,16 @@
 Four kinds of entries, all in Django's default cache:
 
 - **Lists.** A member's persisted list as stored (packed bytes, `recommendations.lists.StoredList`)
-  under ``recs:list:v4:<list epoch>:<user>``. One member's new list replaces their entry; a bulk
-  write or a new model serving bumps the list epoch, so every cached list is stale after one key write
-  and lists are cached again as they are next read.
+  under ``recs:list:v5:<user>``, beside the list epoch it was written under (read with the epoch in
+  one round trip). One member's new list replaces their entry; a bulk write or a new model serving
+  bumps the list epoch, so every cached list is stale after one key write and lists are cached again
+  as they are next read.
 - **Answers.** The JSON of a member's ``GET /api/v1/me/recommendations/``, served before Django REST
   framework runs (one cache round trip, no SQL). See "Who may read a cached answer" below.
-- **Active version.** ``recs:active-version:v1:<list epoch>``: the serving version's id and artifact
-  path, so a request loads its scorer without a query; an activation bumps the list epoch.
-- **Refresh debounce.** ``recs:refresh-pending:<user>`` marks that a fold-in refresh of that member
-  is queued, so a burst of ratings enqueues one task.
+- **Active version.** ``recs:active-version:v2``: the serving version's id and artifact path beside
+  the list epoch, so a request loads its scorer without a query; an activation bumps the list epoch.
+- **Refresh debounce.** ``recs:refresh-pending:v2`` marks that a batch refresh of the members whose
+  lists are noted stale is queued, so a burst of ratings (by any number of members) enqueues one task.
 
 Who may read a cached answer. `answer_cached` is the only reader. It serves an answer only when three
 entries agree, all derived from the request alone:
@@ -86,27 +87,40 @@ def _epoch_bump(key: str, what: str) -> None:
 # --- Lists -------------------------------------------------------------------------------------------
 
 
-def _list_key(user_id: int, epoch: str) -> str:
-    return f"recs:list:v4:{epoch}:{user_id}"  # v4: values are lists.StoredList
+def _list_key(user_id: int) -> str:
+    return f"recs:list:v5:{user_id}"  # v5: values are (list epoch, lists.StoredList)
 
 
 def _list_seconds() -> int:
     return int(settings.RECOMMENDATIONS["CACHE_SECONDS"])
 
 
+def _read_under_list_epoch(key: str) -> tuple[str, Any]:
+    """The current list epoch and the entry under ``key`` when it was written under that epoch (else
+    None): one round trip, the epoch read beside the entry. Raises when the cache is unreachable."""
+    found = cache.get_many([LIST_EPOCH_KEY, key])
+    epoch, entry = found.get(LIST_EPOCH_KEY), found.get(key)
+    if epoch is None:
+        return _epoch(LIST_EPOCH_KEY), None
+    if entry is None or entry[0] != epoch:
+        return str(epoch), None
+    return str(epoch), entry[1]
+
+
 def list_read_through(user_id: int, load: Callable[[], T | None]) -> T | None:
     """The member's cached list, else ``load()`` (the database), cached for the next read."""
+    key = _list_key(user_id)
     try:
-        key: str | None = _list_key(user_id, _epoch(LIST_EPOCH_KEY))
-        cached = cache.get(key)
+        epoch: str | None
+        epoch, cached = _read_under_list_epoch(key)
     except Exception:  # the database still answers
-        key, cached = None, None
+        epoch, cached = None, None
     if cached is not None:
         return None if cached == _NO_LIST else cached
     value = load()
-    if key is not None:
+    if epoch is not None:
         with contextlib.suppress(Exception):
-            cache.set(key, _NO_LIST if value is None else value, _list_seconds())
+            cache.set(key, (epoch, _NO_LIST if value is None else value), _list_seconds())
     return value
 
 
@@ -114,33 +128,34 @@ def lists_replace(lists: Mapping[int, Any]) -> None:
     """New lists of a few members (of the active version), by user id, replace their cached ones."""
     try:
         epoch = _epoch(LIST_EPOCH_KEY)
-        cache.set_many({_list_key(u, epoch): value for u, value in lists.items()}, _list_seconds())
+        cache.set_many({_list_key(u): (epoch, value) for u, value in lists.items()}, _list_seconds())
     except Exception:
         logger.warning("Could not cache the new recommendation lists", exc_info=True)
 
 
-#: The active version's reference lives at most this long in the cache (it is keyed by the list epoch,
-#: which an activation bumps; the lifetime bounds anything else that changes the active version).
+#: The active version's reference lives at most this long in the cache (it is stored under the list
+#: epoch, which an activation bumps; the lifetime bounds anything else that changes the active version).
 _ACTIVE_VERSION_SECONDS = 60
+_ACTIVE_VERSION_KEY = "recs:active-version:v2"  # v2: values are (list epoch, registry.VersionRef)
 
 
 def active_version_read_through(load: Callable[[], T | None]) -> T | None:
     """The active model version's reference (`registry.active_version_ref`), else ``load()``.
 
-    Keyed by the list epoch: an activation bumps it after commit (`forget_all`), so the next read loads
-    the new version. "No active version" is not cached: the first promotion is seen at once.
+    Stored under the list epoch: an activation bumps it after commit (`forget_all`), so the next read
+    loads the new version. "No active version" is not cached: the first promotion is seen at once.
     """
     try:
-        key: str | None = f"recs:active-version:v1:{_epoch(LIST_EPOCH_KEY)}"
-        cached = cache.get(key)
+        epoch: str | None
+        epoch, cached = _read_under_list_epoch(_ACTIVE_VERSION_KEY)
     except Exception:
-        key, cached = None, None
+        epoch, cached = None, None
     if cached is not None:
         return cached
     value = load()
-    if key is not None and value is not None:
+    if epoch is not None and value is not None:
         with contextlib.suppress(Exception):
-            cache.set(key, value, _ACTIVE_VERSION_SECONDS)
+            cache.set(_ACTIVE_VERSION_KEY, (epoch, value), _ACTIVE_VERSION_SECONDS)
     return value
 
 
@@ -309,7 +324,7 @@ def answers_revoke_users(*, user_ids: Sequence[int]) -> None:
 def member_forget(*, user_id: int) -> None:
     """The member's cached list and answers are stale (their ratings, hides or list changed)."""
     try:
-        cache.delete(_list_key(user_id, _epoch(LIST_EPOCH_KEY)))
+        cache.delete(_list_key(user_id))
     except Exception:
         logger.warning("Could not drop user %s's cached list", user_id, exc_info=True)
     answers_forget_users(user_ids=[user_id])
@@ -325,22 +340,22 @@ def forget_all() -> None:
 # --- Refresh debounce -----------------------------------------------------------------------------------
 
 
-def _refresh_pending_key(user_id: int) -> str:
-    return f"recs:refresh-pending:{user_id}"
+#: Set while a batch refresh of the members noted stale is queued and has not started yet.
+_REFRESH_PENDING_KEY = "recs:refresh-pending:v2"
 
 
-def refresh_pending_mark(*, user_id: int, seconds: int) -> bool:
-    """Mark a refresh of the member as queued; True when none was (so the caller enqueues one).
-    True when the cache is unreachable too: the refresh task is idempotent."""
+def refresh_pending_mark(*, seconds: int) -> bool:
+    """Mark a batch refresh as queued; True when none was (so the caller enqueues one). True when the
+    cache is unreachable too: the refresh is idempotent."""
     try:
-        return bool(cache.add(_refresh_pending_key(user_id), 1, timeout=seconds))
+        return bool(cache.add(_REFRESH_PENDING_KEY, 1, timeout=seconds))
     except Exception:
         return True
 
 
-def refresh_pending_clear(*, user_id: int) -> None:
-    """The queued refresh starts (or could not be queued): a later rating must enqueue its own."""
+def refresh_pending_clear() -> None:
+    """The queued batch starts (or could not be queued): a later change must enqueue the next one."""
     try:
-        cache.delete(_refresh_pending_key(user_id))
+        cache.delete(_REFRESH_PENDING_KEY)
     except Exception:
-        logger.warning("Cache unreachable; could not clear user %s's refresh marker", user_id)
+        logger.warning("Cache unreachable; could not clear the refresh marker")

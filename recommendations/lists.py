@@ -123,7 +123,7 @@ def lists_write(
 
     def flush() -> None:
         _upsert(batch, version_id=version_id, folded_in=folded_in, generated_at=now)
-        _caches_after_write(batch, version_id=version_id, generated_at=now)
+        _caches_after_write(batch, version_id=version_id, generated_at=now, folded_in=folded_in)
 
     for row in rows:
         batch.append(
@@ -235,12 +235,15 @@ def _upsert(
 _CACHE_ONE_BY_ONE = 100
 
 
-def _caches_after_write(lists: Sequence[_PackedRow], *, version_id: int, generated_at: dt.datetime) -> None:
-    """After writing ``lists``: a few of them replace their members' cached lists (active version only)
-    and drop those members' cached answers; many (a bulk refresh of the active version) make every
-    cached list and answer stale, with two key writes rather than two per member."""
+def _caches_after_write(
+    lists: Sequence[_PackedRow], *, version_id: int, generated_at: dt.datetime, folded_in: bool
+) -> None:
+    """After writing ``lists``: a few of them, or the fold-in batch of the members who just rated, replace
+    their members' cached lists (active version only) and drop those members' cached answers; many
+    from a bulk refresh of the active version make every cached list and answer stale, with two key
+    writes rather than two per member (everyone's list changed anyway)."""
     active = registry.version_is_active(version_id)
-    if len(lists) > _CACHE_ONE_BY_ONE:
+    if len(lists) > _CACHE_ONE_BY_ONE and not folded_in:
         if active:
             caches.forget_all()
         return

@@ -14,34 +14,34 @@ from knox.models import AuthToken
 from ratings.signals import ratings_changed
 
 from . import caches
-from .tasks import refresh_user
+from .tasks import refresh_stale
 
 logger = logging.getLogger(__name__)
 
 
 @receiver(ratings_changed, dispatch_uid="recommendations.refresh_on_rating_change")
 def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> None:
-    """Drop the member's cached answers (so read-time filters see the change) and schedule one
-    debounced refresh. The cached list itself stays: it is the stored list, which only a refresh
+    """Drop the member's cached answers (so read-time filters see the change) and make sure a debounced
+    batch refresh is queued. The cached list itself stays: it is the stored list, which only a refresh
     changes (and replaces in the cache), and every answer filters it against the member's ratings and
     hides read from the database. The durable note that the list is stale was written with the change
-    (`ratings.outbox`); this is the fast path, the beat sweep the fallback.
+    (`ratings.outbox`); the batch refreshes every noted member at once, the beat sweep is the fallback.
 
-    A burst of ratings enqueues a single task: only the first rating within the debounce window marks
-    a refresh as pending; the task clears the mark when it starts, so a rating made during a refresh
-    gets a refresh of its own.
+    Ratings by any number of members enqueue a single task per batch: only the first change after a
+    batch has started marks one as pending; the task clears the mark when it starts, so a change made
+    during a batch gets the next one.
     """
     caches.answers_forget_users(user_ids=[user_id])
     debounce = settings.RECOMMENDATIONS["REFRESH_DEBOUNCE_SECONDS"]
-    if not caches.refresh_pending_mark(user_id=user_id, seconds=max(60, int(debounce * 30))):
+    if not caches.refresh_pending_mark(seconds=max(60, int(debounce * 30))):
         return
     try:
-        refresh_user.apply_async(kwargs={"user_id": user_id}, countdown=debounce, retry=False)
+        refresh_stale.apply_async(countdown=debounce, retry=False)
     except Exception:
-        # The rating is saved; the list catches up at the next refresh. Don't keep the mark, or no
-        # later rating would enqueue either.
-        logger.warning("Could not enqueue a refresh for user %s", user_id, exc_info=True)
-        caches.refresh_pending_clear(user_id=user_id)
+        # The change and its note are saved; the sweep refreshes the list. Don't keep the mark, or no
+        # later change would enqueue either.
+        logger.warning("Could not enqueue a refresh (user %s's change)", user_id, exc_info=True)
+        caches.refresh_pending_clear()
 
 
 @receiver(post_delete, sender=AuthToken, dispatch_uid="recommendations.forget_revoked_token")

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,7 +20,7 @@ from ml.failpoints import failpoint
 from ml.reasons import choose_reasons, favourites
 from ml.score import Recommendations, Scorer
 from ratings.models import HiddenMovie, Rating
-from ratings.outbox import stale_note_changes, stale_note_clear, stale_notes_due
+from ratings.outbox import stale_notes_clear, stale_notes_oldest
 
 from . import caches, ml_adapter, registry
 from .lists import ListRow, list_delete, lists_write
@@ -33,11 +33,15 @@ logger = logging.getLogger(__name__)
 REASONS_PER_LIST = 30
 
 
-def _hidden_by_user(user_range: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
-    """Hidden movies of every user (or of users first..last), by user."""
+def _hidden_by_user(
+    user_range: tuple[int, int] | None = None, user_ids: Sequence[int] | None = None
+) -> dict[int, np.ndarray]:
+    """Hidden movies of every user (or of users first..last, or of ``user_ids``), by user."""
     pairs = HiddenMovie.objects.all()
     if user_range is not None:
         pairs = pairs.filter(user_id__gte=user_range[0], user_id__lte=user_range[1])
+    if user_ids is not None:
+        pairs = pairs.filter(user_id__in=list(user_ids))
     hidden: dict[int, list[int]] = {}
     for user_id, movie_id in pairs.values_list("user_id", "movie_id").iterator(chunk_size=10_000):
         hidden.setdefault(user_id, []).append(movie_id)
@@ -226,42 +230,57 @@ def lists_refresh_all(*, version_id: int | None = None, user_range: tuple[int, i
     return lists_compute_and_write(version=version, user_range=user_range)
 
 
-def list_refresh_user(*, user_id: int) -> bool:
-    """Fold the user's current ratings into a vector and rewrite their list for the active version.
+def lists_refresh_users(*, user_ids: Sequence[int]) -> bool:
+    """Fold each member's current ratings into a vector and rewrite their lists for the active version,
+    all in one batch: one read of their ratings and of their hides, one vectorised fold-in and scoring,
+    one bulk write of the lists (which replaces their cached lists one by one). A member with no rating
+    left loses their list.
 
     Returns False when there is no active model (serving falls back until the first retrain).
     """
+    ids = sorted({int(u) for u in user_ids})
     version = registry.active_version()
     if version is None:
-        caches.member_forget(user_id=user_id)
+        for user_id in ids:
+            caches.member_forget(user_id=user_id)
         return False
-    scorer = ml_adapter.load_scorer(version.artifact_path)
-    history = ratings_as_arrays(user_ids=[user_id])
-    if len(history) == 0:
-        list_delete(user_id=user_id)
+    if not ids:
         return True
-    rows = _lists_for(
-        scorer, history, _hidden_by_user((user_id, user_id)), settings.RECOMMENDATIONS["LIST_LENGTH"]
-    )
-    lists_write(version_id=version.pk, rows=rows, folded_in=True)
+    scorer = ml_adapter.load_scorer(version.artifact_path)
+    history = ratings_as_arrays(user_ids=ids)
+    for user_id in sorted(set(ids) - set(np.unique(history.users).tolist())):
+        list_delete(user_id=user_id)
+    if len(history):
+        rows = _lists_for(
+            scorer, history, _hidden_by_user(user_ids=ids), settings.RECOMMENDATIONS["LIST_LENGTH"]
+        )
+        lists_write(version_id=version.pk, rows=rows, folded_in=True)
     return True
+
+
+def list_refresh_user(*, user_id: int) -> bool:
+    """`lists_refresh_users` for one member."""
+    return lists_refresh_users(user_ids=[user_id])
 
 
 # --- Stale-list notes (the ratings app's outbox) ----------------------------------------------------------
 
 
-def list_refresh_noted_user(*, user_id: int) -> bool:
-    """`list_refresh_user`, then clear the member's stale-list note as it was before the refresh read
-    their ratings: a change committed meanwhile leaves the note (and has queued a refresh of its own)."""
-    changes = stale_note_changes(user_id=user_id)
-    done = list_refresh_user(user_id=user_id)
-    if changes is not None:
-        stale_note_clear(user_id=user_id, changes=changes)
-    return done
+def lists_refresh_noted(*, limit: int, older_than: dt.datetime | None = None) -> int:
+    """Refresh, in one batch, the members whose lists are noted stale (at most ``limit``, oldest notes
+    first; only notes older than ``older_than`` when given), then clear each note as it was before
+    the refresh read their ratings: a change committed meanwhile leaves its note (and queues a refresh
+    of its own). Returns the number of members refreshed."""
+    notes = stale_notes_oldest(limit=limit, older_than=older_than)
+    if not notes:
+        return 0
+    lists_refresh_users(user_ids=list(notes))
+    stale_notes_clear(notes=notes)
+    return len(notes)
 
 
-def stale_lists_due(*, limit: int) -> list[int]:
-    """Members whose list has been noted stale for longer than ``STALE_SWEEP_AFTER_SECONDS``: their
-    refresh was never queued (the broker was down) or was lost. Oldest first."""
+def stale_lists_cutoff() -> dt.datetime:
+    """Notes older than this are overdue (``STALE_SWEEP_AFTER_SECONDS``): their refresh was never queued
+    (the broker was down) or was lost."""
     after = settings.RECOMMENDATIONS["STALE_SWEEP_AFTER_SECONDS"]
-    return stale_notes_due(older_than=timezone.now() - dt.timedelta(seconds=after), limit=limit)
+    return timezone.now() - dt.timedelta(seconds=after)

@@ -9,7 +9,7 @@ from django.conf import settings
 from . import caches, registry
 from .pipeline import retrain_execute
 from .rating_arrays import user_id_ranges
-from .refresh import list_refresh_noted_user, lists_refresh_all, refresh_version, stale_lists_due
+from .refresh import lists_refresh_all, lists_refresh_noted, refresh_version, stale_lists_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -70,28 +70,29 @@ def refresh_finished(counts: list[int], *, version_id: int) -> int:
     return sum(counts)
 
 
-@shared_task(name="recommendations.refresh_user", acks_late=True, ignore_result=True)
-def refresh_user(*, user_id: int) -> bool:
-    """Fold the user's current ratings into their vector and rewrite their list (debounced); clears
-    the stale-list note the refresh started from."""
-    caches.refresh_pending_clear(user_id=user_id)
-    return list_refresh_noted_user(user_id=user_id)
-
-
-#: Members queued per sweep at most; the next sweep takes the rest.
-SWEEP_LIMIT = 5000
+@shared_task(name="recommendations.refresh_stale", acks_late=True, ignore_result=True)
+def refresh_stale() -> int:
+    """Refresh, in one batch, every member whose list is noted stale (up to ``REFRESH_BATCH_USERS``,
+    oldest first), and clear the notes the batch saw. Queued (debounced) by the first rating after the
+    previous batch started, so ratings arriving meanwhile share one batch. Returns the members refreshed."""
+    caches.refresh_pending_clear()  # from here on, a new change queues the next batch
+    limit = settings.RECOMMENDATIONS["REFRESH_BATCH_USERS"]
+    done = lists_refresh_noted(limit=limit)
+    if done >= limit and caches.refresh_pending_mark(seconds=60):
+        refresh_stale.apply_async()  # more notes than one batch: the rest at once
+    return done
 
 
 @shared_task(name="recommendations.refresh_stale_sweep", acks_late=True, ignore_result=True)
 def refresh_stale_sweep() -> int:
-    """Beat, every few seconds: queue a refresh of each member whose stale-list note is older than
-    ``STALE_SWEEP_AFTER_SECONDS`` (a rating made while Redis was down, a lost task) unless one is
-    already pending. Returns how many were queued."""
-    queued = 0
-    for user_id in stale_lists_due(limit=SWEEP_LIMIT):
-        if caches.refresh_pending_mark(user_id=user_id, seconds=60):
-            refresh_user.apply_async(kwargs={"user_id": user_id})
-            queued += 1
-    if queued:
-        logger.info("stale-list sweep queued %s refreshes", queued)
-    return queued
+    """Beat, every few seconds: refresh (here, in batches) the members whose stale-list note is older
+    than ``STALE_SWEEP_AFTER_SECONDS``: a rating made while Redis was down, a lost task. Returns how
+    many were refreshed."""
+    limit, cutoff, swept = settings.RECOMMENDATIONS["REFRESH_BATCH_USERS"], stale_lists_cutoff(), 0
+    while done := lists_refresh_noted(limit=limit, older_than=cutoff):
+        swept += done
+        if done < limit:
+            break
+    if swept:
+        logger.info("stale-list sweep refreshed %s lists", swept)
+    return swept

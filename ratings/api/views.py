@@ -20,7 +20,7 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts.members import member_id
 from catalog.api.views import ID_REGEX
-from catalog.selectors import movie_summary, movies_with_genre_names
+from catalog.selectors import movie_summary
 from ratings.models import HiddenMovie, Rating, WatchlistEntry
 from ratings.selectors import hidden_for_user, rating_list_for_user, watchlist_for_user
 from ratings.services import (
@@ -94,13 +94,14 @@ class MyRatingViewSet(OwnMovieRowsViewSet):
             user_id=member_id(request),
             movie_id=self.movie_id(),
             value=serializer.validated_data["value"],
+            with_movie=True,
         )
         # Rendered by hand in RatingOutputSerializer's shape (a test keeps them equal): the movie with its
-        # genres in one query, and no nested serializers on the site's busiest write.
+        # genres comes with the write, and no nested serializers on the site's busiest write.
         rating = result.rating
-        movie = movies_with_genre_names(movie_ids=[rating.movie_id])[rating.movie_id]
+        assert result.movie is not None  # asked for
         body = {
-            "movie": movie_summary(movie),
+            "movie": movie_summary(result.movie),
             "value": rating.value,
             "created_at": _DATETIME.to_representation(rating.created_at),
             "updated_at": _DATETIME.to_representation(rating.updated_at),

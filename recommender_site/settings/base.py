@@ -98,6 +98,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, but a connection proven good by the previous request less than this many
+        # seconds ago skips the per-request health check (recommender_site/postgresql/base.py; 0: never).
+        DATABASES["default"]["ENGINE"] = "recommender_site.postgresql"
+        DATABASES["default"]["HEALTH_CHECK_AFTER_IDLE_SECONDS"] = env.float(
+            "DATABASE_HEALTH_CHECK_AFTER_IDLE_SECONDS", default=1.0
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -234,9 +241,13 @@ RECOMMENDATIONS = {
     "LIST_LENGTH": env.int("RECOMMENDATIONS_LIST_LENGTH", default=100),
     # A new model is promoted unless its test NDCG@10 is below the active one's by more than this.
     "PROMOTION_TOLERANCE": env.float("RECOMMENDATIONS_PROMOTION_TOLERANCE", default=0.005),
-    # Seconds to wait after a rating before refreshing that user's list, so a burst causes one refresh;
-    # short enough that a new member's picks reflect a rating within ~1 s (docs/BENCHMARKS.md).
+    # Seconds to wait after a rating before the batch refresh of every member noted stale starts, so a
+    # burst (of one member or many) causes one batch; short enough that a new member's picks reflect a
+    # rating within ~1 s (docs/BENCHMARKS.md).
     "REFRESH_DEBOUNCE_SECONDS": env.float("RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS", default=0.5),
+    # Members refreshed per batch at most (one fold-in, one scoring, one bulk list write); more noted
+    # members are taken by the next batch at once.
+    "REFRESH_BATCH_USERS": env.int("RECOMMENDATIONS_REFRESH_BATCH_USERS", default=1000),
     # A member's list noted stale (ratings.StaleListNote) for longer than this is refreshed by the beat
     # sweep (recommendations.refresh_stale_sweep): its refresh was never queued (Redis was down) or lost.
     "STALE_SWEEP_AFTER_SECONDS": env.float("RECOMMENDATIONS_STALE_SWEEP_AFTER_SECONDS", default=10),
@@ -294,6 +305,11 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": False,
 }
+# How long a token the database has vouched for authenticates from the cache (accounts.api.authentication;
+# revocation still takes effect at once). Off with the database cache, where it would save no query.
+API_TOKEN_CACHE_SECONDS = env.int(
+    "API_TOKEN_CACHE_SECONDS", default=300 if env("REDIS_URL", default="") else 0
+)
 #: A member's live tokens beyond this many: the oldest are revoked when a new one is made.
 API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
 

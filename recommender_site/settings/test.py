@@ -35,3 +35,5 @@ CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default=TEST_RUN_PREFI
 MODEL_DIR = Path(env("MODEL_DIR", default=str(VAR_DIR / "test-models")))
 # Lockout is tested on purpose (override AXES_ENABLED=True); elsewhere it would turn tests' logins flaky.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=False)
+# The memory cache stands in for Redis: API tokens are cached as in production.
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=300)

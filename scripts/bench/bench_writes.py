@@ -2,8 +2,10 @@
 worker), in one run:
 
   ratings/s        PUT /api/v1/me/ratings/<movie>/ from 32 concurrent wrk connections, random members
-                   and movies (each write locks the movie row, upserts, recomputes the movie's
-                   statistics and enqueues a debounced fold-in refresh after commit)
+                   and movies (each write notes the member's list stale, upserts the rating and adds
+                   it to the movie's statistics in one transaction, and after commit queues a
+                   debounced batch refresh of every member noted stale unless one is queued; the
+                   worker runs those batches meanwhile)
   trivial          GET /healthz on the same server in the same run: the ratios' denominator
   uncached         GET /api/v1/me/recommendations/?n=20&format=json (DRF path, no answer cache), with the
                    SQL transactions per request

@@ -20,7 +20,8 @@ VAR = ROOT / "var" / "bench"
 #: Two benchmarks on one machine at once (two checkouts) set BENCH_INSTANCE to different small numbers:
 #: each then has its own databases, Redis databases and port (see bench_serving.PORT).
 INSTANCE = int(os.environ.get("BENCH_INSTANCE", "0"))
-BROKER_DB, CACHE_DB = 10 - 2 * INSTANCE, 11 - 2 * INSTANCE
+# Redis has databases 0-15: instances 6 and 7 wrap round to the pairs above 11 (14/15, 12/13).
+BROKER_DB, CACHE_DB = (10 - 2 * INSTANCE) % 16, (11 - 2 * INSTANCE) % 16
 PYTHON = sys.executable
 
 

@@ -146,10 +146,10 @@ def test_a_burst_of_ratings_causes_one_refresh_with_every_rating_folded_in(tiny,
         what="the newcomer's folded-in list",
     )
     wait_for(
-        lambda: "refresh_user" in worker.output() and "succeeded" in worker.output(), timeout=10, what="log"
+        lambda: "refresh_stale" in worker.output() and "succeeded" in worker.output(), timeout=10, what="log"
     )
     received = [
-        x for x in worker.output().splitlines() if "recommendations.refresh_user[" in x and "received" in x
+        x for x in worker.output().splitlines() if "recommendations.refresh_stale[" in x and "received" in x
     ]
     assert len(received) == 1, received
     assert listed.folded_in is True

@@ -6,12 +6,22 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog.models import Movie
+from ratings import services
 from ratings.models import Rating
 from ratings.services import rating_delete, rating_upsert, rating_value_clean
 from ratings.signals import ratings_changed
 from tests.factories import MovieFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["in the server", "statement by statement"])
+def write_path(request, monkeypatch):
+    """Every test runs against both ways of writing a rating: PostgreSQL's one-call functions
+    (migration 0005) and the Python statements other databases use, which must agree."""
+    if request.param == "statement by statement":
+        monkeypatch.setattr(services, "_writes_in_server", lambda: False)
+    return request.param
 
 
 def stats(movie: Movie) -> tuple[int, float]:
@@ -129,3 +139,25 @@ def test_skips_are_per_member_idempotent_and_cleared_on_request():
         skip_add(user_id=user.pk, movie_id=999_999)
     assert skips_clear(user_id=user.pk) == 1
     assert list(SkippedMovie.objects.values_list("user_id", flat=True)) == [other.pk]
+
+
+def test_the_result_carries_the_movie_as_the_write_left_it_when_asked():
+    from tests.factories import GenreFactory
+
+    movie = MovieFactory(title="Heat", year=1995)
+    movie.genres.set([GenreFactory(name="Thriller"), GenreFactory(name="Crime")])
+    alice, bob = UserFactory(), UserFactory()
+    rating_upsert(user_id=alice.pk, movie_id=movie.pk, value=5)
+    result = rating_upsert(user_id=bob.pk, movie_id=movie.pk, value=2, with_movie=True)
+    shown = result.movie
+    assert shown is not None
+    assert (shown.pk, shown.title, shown.year, shown.genre_names) == (
+        movie.pk,
+        "Heat",
+        1995,
+        ["Crime", "Thriller"],
+    )
+    assert (shown.rating_count, shown.rating_mean) == (2, 3.5)
+    same = rating_upsert(user_id=bob.pk, movie_id=movie.pk, value=2, with_movie=True)  # nothing to add
+    assert (same.movie.rating_count, same.movie.rating_mean) == (2, 3.5)
+    assert rating_upsert(user_id=bob.pk, movie_id=movie.pk, value=3).movie is None

@@ -14,7 +14,7 @@ from django.db import connection
 
 from catalog.models import Movie
 from ratings.models import Rating, StaleListNote
-from ratings.outbox import stale_note_changes, stale_note_clear
+from ratings.outbox import stale_note_changes, stale_notes_clear
 from ratings.services import rating_delete, rating_upsert
 from tests.factories import MovieFactory, UserFactory
 
@@ -139,12 +139,12 @@ def test_every_change_leaves_a_durable_stale_note_that_a_refresh_clears_only_if_
     assert stale_note_changes(user_id=member.pk) is None
     rating_upsert(user_id=member.pk, movie_id=movie.pk, value=4.0)
     assert stale_note_changes(user_id=member.pk) == 1
-    seen = stale_note_changes(user_id=member.pk)
-    rating_upsert(user_id=member.pk, movie_id=movie.pk, value=2.0)  # while a refresh is running
-    assert stale_note_clear(user_id=member.pk, changes=seen) is False  # that refresh missed this change
+    seen = 1  # what a refresh read
+    rating_upsert(user_id=member.pk, movie_id=movie.pk, value=2.0)  # while that refresh is running
+    assert stale_notes_clear(notes={member.pk: seen}) == 0  # that refresh missed this change
     assert stale_note_changes(user_id=member.pk) == 2
     rating_delete(user_id=member.pk, movie_id=movie.pk)
-    assert stale_note_clear(user_id=member.pk, changes=3) is True
+    assert stale_notes_clear(notes={member.pk: 3}) == 1
     assert StaleListNote.objects.filter(user=member).exists() is False
 
 

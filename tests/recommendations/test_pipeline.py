@@ -133,6 +133,44 @@ def test_fold_in_personalises_a_new_member_without_retraining(tiny_model, world)
     assert ModelVersion.objects.count() == 1  # no retrain happened
 
 
+def test_one_batch_refreshes_every_noted_member_as_one_by_one_would_and_clears_their_notes(tiny_model, world):
+    """The worker's batch (`lists_refresh_noted`): one fold-in and scoring for many members gives each
+    the list a refresh of that member alone gives, and clears exactly the notes it saw."""
+    from ratings.models import StaleListNote
+    from recommendations.refresh import lists_refresh_noted
+
+    run_retrain()
+    version = ModelVersion.objects.get(is_active=True)
+    newcomers = {name: UserFactory() for name in CLUSTERS}
+    for name, member in newcomers.items():
+        for movie in world.movies[name][:4]:
+            rating_upsert(user_id=member.pk, movie_id=movie.pk, value=5)
+    hider = world.users["Action"][0]
+    hidden_add(user_id=hider.pk, movie_id=world.movies["Action"][-1].pk)
+    noted = {*(m.pk for m in newcomers.values()), hider.pk}
+    assert set(StaleListNote.objects.values_list("user_id", flat=True)) == noted
+
+    assert lists_refresh_noted(limit=100) == len(noted)
+    assert StaleListNote.objects.count() == 0
+    batched = {
+        u: (list(m), list(s))
+        for u, m, s in RecommendationList.objects.filter(
+            user_id__in=noted, model_version=version
+        ).values_list("user_id", "movie_ids", "scores")
+    }
+    assert set(batched) == noted
+    for name, member in newcomers.items():
+        assert [world.cluster_of(m) for m in batched[member.pk][0][:3]] == [name] * 3
+    assert world.movies["Action"][-1].pk not in batched[hider.pk][0]
+    for user_id in noted:
+        list_refresh_user(user_id=user_id)
+        alone = RecommendationList.objects.get(user_id=user_id, model_version=version)
+        assert list(alone.movie_ids) == batched[user_id][0]
+        assert list(alone.scores) == pytest.approx(
+            batched[user_id][1], abs=2e-5
+        )  # the stored precision, give or take a unit
+
+
 def test_hidden_and_newly_rated_movies_never_come_back(tiny_model, world):
     run_retrain()
     user = world.users["Action"][0]

@@ -9,8 +9,9 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from ratings.models import StaleListNote
+from ratings.outbox import stale_notes_oldest
 from ratings.services import hidden_add, rating_upsert
-from recommendations.refresh import list_refresh_noted_user, stale_lists_due
+from recommendations.refresh import lists_refresh_noted, stale_lists_cutoff
 from tests.factories import MovieFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +27,15 @@ def test_a_refresh_clears_the_note_and_the_sweep_sees_only_old_notes(settings):
     now = timezone.now()
     StaleListNote.objects.filter(user=old).update(changed_at=now - dt.timedelta(seconds=12))
     StaleListNote.objects.filter(user=other).update(changed_at=now - dt.timedelta(seconds=11))
-    assert stale_lists_due(limit=10) == [old.pk, other.pk]  # oldest first
-    assert stale_lists_due(limit=1) == [old.pk]
+    due = stale_notes_oldest(limit=10, older_than=stale_lists_cutoff())
+    assert list(due) == [old.pk, other.pk]  # oldest first
+    assert list(stale_notes_oldest(limit=1, older_than=stale_lists_cutoff())) == [old.pk]
 
-    list_refresh_noted_user(user_id=old.pk)  # no model yet: nothing to compute, the note is still done
+    # no model yet: nothing to compute, the note is still done
+    assert lists_refresh_noted(limit=1, older_than=stale_lists_cutoff()) == 1
     assert sorted(StaleListNote.objects.values_list("user_id", flat=True)) == sorted([recent.pk, other.pk])
-    assert stale_lists_due(limit=10) == [other.pk]
+    assert list(stale_notes_oldest(limit=10, older_than=stale_lists_cutoff())) == [other.pk]
+    assert list(stale_notes_oldest(limit=10)) == [other.pk, recent.pk]
 
 
 def test_beat_runs_the_sweep_every_15_seconds():

@@ -175,7 +175,7 @@ result = [{{"id": i, "token": AuthToken.objects.create(User.objects.get(pk=i))[1
     )
     assert listed[1] is True
     assert not set(listed[0]) & (mine | {extra})
-    assert "refresh_user" in worker.output()
+    assert "recommendations.refresh_stale[" in worker.output()
 
 
 def test_a_rating_made_while_redis_is_down_is_refreshed_once_redis_is_back(stack):
@@ -214,4 +214,4 @@ def test_a_rating_made_while_redis_is_down_is_refreshed_once_redis_is_back(stack
         lambda: rows(stack.database_url, note, (member["id"],)) == [], timeout=30, what="the note cleared"
     )
     assert "recommendations.refresh_stale_sweep" in beat.output()
-    assert "refresh_user" in worker.output()
+    assert "recommendations.refresh_stale_sweep[" in worker.output()

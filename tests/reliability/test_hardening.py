@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -238,10 +239,13 @@ def test_tokens_are_stored_hashed_and_expire(settings):
     assert timedelta(days=29) < stored.expiry - timezone.now() <= timedelta(days=30)
     client = APIClient(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/me/ratings/").status_code == 200
-    AuthToken.objects.filter(pk=stored.pk).update(expiry=timezone.now() - timedelta(seconds=1))
-    expired = client.get("/api/v1/me/ratings/")
+    assert client.get("/api/v1/me/ratings/").status_code == 200  # now from the token cache
+    later = stored.expiry + timedelta(seconds=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):  # the clock: the token's time is up
+        expired = client.get("/api/v1/me/ratings/")
     assert expired.status_code == 401
     assert error_of(expired)["code"] == "authentication_failed"
+    assert not AuthToken.objects.filter(pk=stored.pk).exists()  # an expired token is deleted when shown
 
 
 def test_a_password_change_on_the_site_revokes_every_token():

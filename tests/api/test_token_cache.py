@@ -1,0 +1,96 @@
+"""API tokens the database vouched for authenticate from the cache (no query), and whatever ends or
+changes access takes effect at once all the same (`accounts.api.authentication`)."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from knox.models import AuthToken
+
+from accounts.models import User
+from accounts.services import tokens_revoke, user_password_change
+
+from .support import error_of, token_client
+
+pytestmark = pytest.mark.django_db
+
+ME = "/api/v1/me/ratings/"
+
+
+def token_queries(client) -> tuple[int, list[str]]:
+    """The status of one authenticated request and the queries it made on the token table."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(ME)
+    return response.status_code, [q["sql"] for q in queries if "knox_authtoken" in q["sql"]]
+
+
+def test_a_token_is_read_from_the_database_once_then_from_the_cache(member):
+    client = token_client(member)
+    status, queries = token_queries(client)
+    assert (status, len(queries)) == (200, 1)
+    assert token_queries(client) == (200, [])
+    assert token_queries(client) == (200, [])
+
+
+def _expire_in_the_admin(user: User) -> None:
+    """What the admin's change form does: the token's expiry set in the past, then save()."""
+    token = AuthToken.objects.get(user=user)
+    token.expiry = timezone.now() - dt.timedelta(seconds=1)
+    token.save()
+
+
+@pytest.mark.parametrize(
+    "end_access",
+    [
+        pytest.param(lambda user: tokens_revoke(user_id=user.pk), id="token revoked"),
+        pytest.param(lambda user: AuthToken.objects.filter(user=user).delete(), id="tokens deleted"),
+        pytest.param(
+            lambda user: user_password_change(user=user, password="Another-horse-93!"), id="new password"
+        ),
+        pytest.param(lambda user: User.objects.get(pk=user.pk).delete(), id="account deleted"),
+        pytest.param(lambda user: _expire_in_the_admin(user), id="expiry changed"),
+    ],
+)
+def test_ending_access_takes_effect_at_once_although_the_token_was_cached(member, end_access):
+    client = token_client(member)
+    assert token_queries(client)[0] == 200
+    assert token_queries(client) == (200, [])  # cached
+    end_access(member)
+    response = client.get(ME)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
+
+
+def test_a_deactivated_account_is_refused_at_once_and_a_changed_one_is_read_again(member, staff):
+    client = token_client(member)
+    assert token_queries(client)[0] == 200
+    assert token_queries(client) == (200, [])  # cached
+    member.is_active = False
+    member.save()
+    assert client.get(ME).status_code == 401
+
+    staff_client = token_client(staff)
+    assert staff_client.get("/api/v1/training-runs/").status_code == 200
+    assert token_queries(staff_client) == (200, [])  # cached, as staff
+    staff.is_staff = False
+    staff.save()
+    assert staff_client.get("/api/v1/training-runs/").status_code == 403  # no longer staff, at once
+    assert len(token_queries(staff_client)[1]) == 1  # from the database while the tombstone lives
+
+
+def test_the_member_from_the_cache_loads_other_fields_on_use_and_saves_only_what_it_loaded(member):
+    from accounts.api.authentication import token_cache_read
+
+    client = token_client(member)
+    assert client.get(ME).status_code == 200
+    token = AuthToken.objects.get(user=member)
+    cached = token_cache_read(token.digest)
+    assert cached is not None
+    assert (cached.user.pk, cached.user.username) == (member.pk, member.username)
+    assert cached.user.email == member.email  # deferred: read from the database when used
+    cached.user.first_name = "Al"
+    cached.user.save()
+    stored = User.objects.get(pk=member.pk)
+    assert (stored.first_name, stored.password, stored.email) == ("Al", member.password, member.email)

@@ -414,7 +414,10 @@ def update_markdown(
         "",
         "The same models under the other protocols (docs/ML.md): the temporal split with each user's "
         "training order shuffled (taste only), 10 random ratings per user, and leave-one-out against "
-        "99 sampled negatives (He et al. 2017).",
+        "99 sampled negatives (He et al. 2017). Each model is tuned on a validation split of the "
+        "protocol's kind (EASE's lambda, the NCF's mix, ridge and epochs): random ratings for the "
+        "random protocol, each user's last ratings otherwise. Which code each figure came from: "
+        "docs/ML.md.",
         "",
         format_table(rows, markdown=True, columns=PROTOCOL_COLUMNS),
         "",

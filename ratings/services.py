@@ -128,14 +128,16 @@ def _one_call() -> AbstractContextManager[object]:
 
 def _rating_upsert_in_server(*, user_id: int, movie_id: int, value: float, at: datetime) -> RatingResult:
     # The movie's title, year and genres come with the write (the statement's snapshot is fine for
-    # them); its statistics are the ones the function's own update left.
+    # them); its statistics are the ones the function's own update left. CAST, not `%s::bigint`: the
+    # cast binds tighter than a literal's minus sign, so -2**63 would be read as -(2**63) and overflow.
     try:
         with _one_call(), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT w.rating_id, w.created, w.created_at, w.movie_rating_count, w.movie_rating_mean, "
                 f"m.title, m.year, {genre_names_sql('m.id')} "
-                "FROM ratings_rating_upsert(%s::bigint, %s::bigint, %s::float8, %s::timestamptz) w "
-                f"JOIN {Movie._meta.db_table} m ON m.id = %s::bigint",
+                "FROM ratings_rating_upsert(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS float8), "
+                "CAST(%s AS timestamptz)) w "
+                f"JOIN {Movie._meta.db_table} m ON m.id = CAST(%s AS bigint)",
                 [user_id, movie_id, value, at, movie_id],
             )
             pk, created, created_at, count, mean, title, year, genres = cursor.fetchone()
@@ -199,7 +201,7 @@ def rating_delete(*, user_id: int, movie_id: int) -> bool:
     if _writes_in_server():
         with _one_call(), connection.cursor() as cursor:
             cursor.execute(
-                "SELECT ratings_rating_delete(%s::bigint, %s::bigint, %s::timestamptz)",
+                "SELECT ratings_rating_delete(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS timestamptz))",
                 [user_id, movie_id, now],
             )
             deleted = bool(cursor.fetchone()[0])

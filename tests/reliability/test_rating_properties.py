@@ -10,7 +10,7 @@ import math
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from catalog.models import Movie
@@ -96,6 +96,8 @@ def test_an_invalid_value_never_changes_an_existing_rating(people_and_movies, va
         st.integers(min_value=-(2**63), max_value=0), st.integers(min_value=10**6, max_value=2**63 - 1)
     )
 )
+@example(movie_id=-(2**63))  # the smallest bigint: a `%s::bigint` placeholder overflowed on it
+@example(movie_id=2**63 - 1)
 def test_rating_a_movie_that_does_not_exist_is_refused(people_and_movies, movie_id):
     users, _ = people_and_movies
     with pytest.raises(ValidationError) as refused:

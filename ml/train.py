@@ -261,7 +261,7 @@ def ranker_arrays(ranker: keras.Model) -> dict[str, np.ndarray]:
     """The ranking tower's weights as the numpy arrays `ml.score.Scorer` serves from."""
     embedding = np.asarray(ranker.item_embedding.numpy(), np.float32)
     output = np.asarray(ranker.item_output.numpy(), np.float32) * np.float32(ranker.recent_mix.numpy())
-    if ranker.taste_dims:  # taste columns first, their scale (chosen on validation) in the outputs
+    if ranker.taste_dims:  # taste columns first, their training scale and served mix in the outputs
         scale = ranker.taste_scale * float(ranker.taste_mix.numpy())
         embedding = np.hstack([np.asarray(ranker.taste_embedding.numpy(), np.float32), embedding])
         output = np.hstack([np.asarray(ranker.taste_output.numpy(), np.float32) * np.float32(scale), output])
@@ -362,7 +362,7 @@ def _taste_for(
 ) -> _Taste:
     """Taste columns of ridge `config.taste_l2` with an initial scale that gives their logits a
     spread of `TASTE_LOGIT_SPREAD` for the median user while the other columns train (small: they
-    learn recent context and popularity beside taste; `_choose_taste_emphasis` then sets the mix)."""
+    learn recent context and popularity beside taste; `_choose_mix` then sets the mix)."""
     embedding, output = factors or taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
     users = np.flatnonzero(rows.row_lengths() > 0)
     users = np.random.default_rng([config.seed, 11]).choice(users, min(len(users), 1000), replace=False)
@@ -402,7 +402,7 @@ def _choose_taste_l2(
     return config.replace(taste_l2=best[1]), by_l2, best[2]
 
 
-def _choose_taste_emphasis(
+def _choose_mix(
     model: HistoryRanker, config: TrainConfig, fit_rows: RowSets, relevant_rows: RowSets
 ) -> dict[str, Any]:
     """Set the mix served (`HistoryRanker.taste_mix`, `recent_mix`) to the pair of weights that ranks
@@ -599,7 +599,7 @@ def _fit_with_validation(
     assert chosen is not None
     _, config, state, history = chosen
     if state.model.taste_dims:
-        taste_metrics.update(_choose_taste_emphasis(state.model, config, fit_rows, relevant))
+        taste_metrics.update(_choose_mix(state.model, config, fit_rows, relevant))
     scores = history["val_ndcg@10"]
     best = int(np.argmax(scores)) if scores else len(history["loss"]) - 1
     metrics = {
@@ -697,7 +697,7 @@ def train(
             gram = taste_gram(all_rows, config.history.taste_weights, max_items=config.taste_max_items)
             taste = _taste_for(gram, all_rows, config)
             del gram
-            if continue_from is not None:  # the learned scale carries over
+            if continue_from is not None:  # its training scale and chosen mix carry over
                 continue_from.model.set_taste(taste.embedding, taste.output)
         state, _, ran, seconds = _fit_ranker(
             all_rows,

@@ -55,7 +55,9 @@ def test_a_requested_retrain_runs_on_the_training_worker(tiny, start_worker):
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error + worker.output()[-2000:]
     version = ModelVersion.objects.get(is_active=True)
     assert RecommendationList.objects.filter(model_version=version).count() == 60
-    assert f"recommendations.retrain[{run.task_id}] succeeded" in worker.output()
+    # The run releases its lock before Celery logs the task's end: wait for the line, do not race it.
+    done = f"recommendations.retrain[{run.task_id}] succeeded"
+    wait_for(lambda: done in worker.output(), timeout=30, what="the worker to log the task's success")
 
 
 def test_concurrent_requests_produce_exactly_one_training(tiny, start_worker):

@@ -55,8 +55,9 @@ services:  ## Start PostgreSQL and Redis when they are not running
 	./scripts/ensure-services.sh
 
 system-deps:  ## What the tests need outside Python: Chromium, docker-compose, axe-core (browser accessibility checks)
-	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && command -v npm >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose npm >/dev/null; }
+	@# only the missing ones: asking apt for Debian's npm beside a Node.js that brings its own npm fails
+	@missing="$$(for c in chromium docker-compose npm; do command -v $$c >/dev/null || echo $$c; done)"; \
+	  [ -z "$$missing" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 	@test -f $(AXE_JS) || npm install --silent --no-save --no-audit --no-fund --prefix var/node axe-core@$(AXE_VERSION) >/dev/null
 
 test: $(STAMP) services system-deps  ## Run the whole test suite against real PostgreSQL and Redis

@@ -39,6 +39,11 @@ class TrainConfig:
     taste_l2: float = 300.0
     taste_l2_candidates: tuple[float, ...] = (100.0, 300.0, 1000.0, 3000.0)
     taste_max_items: int = 10_000
+    #: the ridge search solves each candidate on the Gram of the `taste_search_items` most-rated
+    #: movies only (a slice; the chosen ridge is then solved once over `taste_max_items`): at ML-20M
+    #: size a 10k-movie candidate costs ~40 s, a 4k one ~5 s, and both sizes chose the same ridge
+    #: (docs/ML.md, "Scaling"). Data with fewer movies searches on all of them.
+    taste_search_items: int = 4_000
     #: multipliers of the taste columns' logits tried on the validation split once the tower has
     #: learned its other columns (the best is kept): how much long-term taste should weigh against
     #: recent context and popularity depends on the data
@@ -82,6 +87,10 @@ class TrainConfig:
     validation_split: str = "temporal"
     #: users scored for validation each epoch at most (a seeded random subset beyond that)
     validation_users: int = 20_000
+    #: users the one-off choices (the taste ridge, the mix) score at most: a seeded subset of the
+    #: validation users. Candidates are compared on the same users (paired), so fewer suffice; at
+    #: ML-20M size each scoring of 20k users over 27k movies costs 6-15 s and the mix grid has 18
+    choice_users: int = 10_000
     #: after early stopping, train on all ratings (validation included): the validation ratings are
     #: each user's most recent ones, the most informative targets for what comes next
     refit_on_full: bool = True

@@ -35,6 +35,20 @@ class TasteGram:
     gram: np.ndarray  # (len(kept), len(kept))
     kept: np.ndarray  # dense item indices, sorted
     n_items: int
+    counts: np.ndarray  # ratings of each kept movie (aligned with `kept`)
+
+    def head(self, max_items: int) -> TasteGram:
+        """The Gram of the `max_items` most-rated of the kept movies: a slice, no new pass over the
+        ratings (EASE's solve is cubic in the movies; a ridge search can run on the head)."""
+        if max_items >= len(self.kept):
+            return self
+        inside = np.sort(np.argsort(-self.counts, kind="stable")[:max_items])
+        return TasteGram(
+            gram=self.gram[np.ix_(inside, inside)],
+            kept=self.kept[inside],
+            n_items=self.n_items,
+            counts=self.counts[inside],
+        )
 
 
 def taste_gram(rows: RowSets, weights: Callable[[np.ndarray], np.ndarray], *, max_items: int) -> TasteGram:
@@ -65,7 +79,7 @@ def taste_gram(rows: RowSets, weights: Callable[[np.ndarray], np.ndarray], *, ma
             shape=(stop - start, len(kept)),
         )
         gram += (x.T @ x).toarray()
-    return TasteGram(gram=gram, kept=kept, n_items=n_items)
+    return TasteGram(gram=gram, kept=kept, n_items=n_items, counts=counts[kept])
 
 
 def taste_factors(gram: TasteGram, *, lam: float, dims: int) -> tuple[np.ndarray, np.ndarray]:

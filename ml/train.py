@@ -380,14 +380,20 @@ def _choose_taste_l2(
     progress: Progress,
 ) -> tuple[TrainConfig, dict[str, float], tuple[np.ndarray, np.ndarray]]:
     """`config` with the taste ridge whose columns alone rank the validation split best, the
-    validation NDCG@10 of each candidate and the chosen columns. Reports each candidate at the
-    start of the "ranking" phase (at 27k movies each is a (10k x 10k) inverse: tens of seconds)."""
+    validation NDCG@10 of each candidate and the chosen columns. The candidates are solved on the
+    Gram's head (`config.taste_search_items` most-rated movies), the chosen one then over all of
+    `gram` when that is larger. Reports each solve at the start of the "ranking" phase."""
+    search = gram.head(config.taste_search_items)
     by_l2: dict[str, float] = {}
     best: tuple[float, float, tuple[np.ndarray, np.ndarray]] | None = None  # (ndcg, lam, factors)
     candidates = config.taste_l2_candidates or (config.taste_l2,)
     for k, lam in enumerate(candidates):
-        progress("ranking", 0.0, {"taste_columns": f"ridge {lam:g} ({k + 1} of {len(candidates)})"})
-        embedding, output = taste_factors(gram, lam=lam, dims=config.history.taste_dims)
+        progress(
+            "ranking",
+            0.0,
+            {"taste_columns": f"ridge {lam:g} ({k + 1} of {len(candidates)}, {len(search.kept)} movies)"},
+        )
+        embedding, output = taste_factors(search, lam=lam, dims=config.history.taste_dims)
         arrays = {
             "item_embedding": embedding,
             "item_output": output,
@@ -399,7 +405,11 @@ def _choose_taste_l2(
         if best is None or by_l2[str(lam)] > best[0]:  # only the best columns so far are kept
             best = (by_l2[str(lam)], lam, (embedding, output))
     assert best is not None  # at least one candidate
-    return config.replace(taste_l2=best[1]), by_l2, best[2]
+    factors = best[2]
+    if search is not gram:
+        progress("ranking", 0.0, {"taste_columns": f"ridge {best[1]:g} over {len(gram.kept)} movies"})
+        factors = taste_factors(gram, lam=best[1], dims=config.history.taste_dims)
+    return config.replace(taste_l2=best[1]), by_l2, factors
 
 
 def _choose_mix(
@@ -411,7 +421,7 @@ def _choose_mix(
     context only adds noise, as on data whose tastes do not move). The refit trains at (1, 1) as
     the first fit did (trained at a stronger taste mix, one epoch learned to undo it: synthetic
     data's NDCG@10 fell from 0.130 to 0.067); the export applies the mix."""
-    users = _validation_users(relevant_rows, config)
+    users = _validation_users(relevant_rows, config, choice=True)
     base = ranker_arrays(model)
     taste = model.taste_dims
     scores: dict[tuple[float, float], float] = {}
@@ -452,14 +462,15 @@ def _new_fit_state(n_items: int, config: TrainConfig, taste: _Taste | None = Non
     return _FitState(model, optimizer, _train_step_fn(model, optimizer, config.jit_compile))
 
 
-def _validation_users(relevant_rows: RowSets, config: TrainConfig) -> np.ndarray:
-    """The users validation scores: those with a liked validation rating (a seeded subset)."""
+def _validation_users(relevant_rows: RowSets, config: TrainConfig, *, choice: bool = False) -> np.ndarray:
+    """The users validation scores: those with a liked validation rating (a seeded subset of at most
+    `config.validation_users`, or of `config.choice_users` for a one-off `choice`; the smaller
+    subset is a subset of the larger one)."""
     users = np.flatnonzero(relevant_rows.row_lengths() > 0)
-    if len(users) > config.validation_users:
-        pick = np.random.default_rng([config.seed, 7]).choice(
-            len(users), config.validation_users, replace=False
-        )
-        users = np.sort(users[pick])
+    at_most = min(config.validation_users, config.choice_users) if choice else config.validation_users
+    if len(users) > at_most:
+        order = np.random.default_rng([config.seed, 7]).permutation(len(users))
+        users = np.sort(users[order[:at_most]])
     return users
 
 
@@ -569,7 +580,7 @@ def _fit_with_validation(
     if config.history.taste_dims:
         gram = taste_gram(fit_rows, config.history.taste_weights, max_items=config.taste_max_items)
         config, by_l2, factors = _choose_taste_l2(
-            gram, config, fit_rows, relevant, _validation_users(relevant, config), progress
+            gram, config, fit_rows, relevant, _validation_users(relevant, config, choice=True), progress
         )
         taste = _taste_for(gram, fit_rows, config, factors)
         del gram

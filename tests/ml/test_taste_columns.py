@@ -52,6 +52,49 @@ def test_only_the_most_rated_movies_get_taste_columns():
     assert embedding[gram.kept].any(axis=1).all()
 
 
+def test_the_head_of_a_gram_is_the_gram_of_the_most_rated_movies():
+    users, items, ratings, ts = _data(seed=3)
+    rows = build_rows(users, items, ratings, ts, n_rows=80, n_cols=30)
+    weights = lambda stars: np.where(stars >= 4, 1.0, 0.3)  # noqa: E731
+    head = taste_gram(rows, weights, max_items=20).head(8)  # what the ridge search solves
+    direct = taste_gram(rows, weights, max_items=8)
+    np.testing.assert_array_equal(head.kept, direct.kept)
+    np.testing.assert_array_equal(head.counts, direct.counts)
+    np.testing.assert_allclose(head.gram, direct.gram)
+    whole = taste_gram(rows, weights, max_items=20)
+    assert whole.head(20) is whole
+    assert whole.head(50) is whole
+
+
+def test_the_ridge_is_searched_on_the_head_and_the_chosen_one_solved_over_every_kept_movie():
+    from ml.config import TrainConfig
+    from ml.history import HistoryWeighting
+    from ml.train import _choose_taste_l2
+
+    users, items, ratings, ts = _data(seed=4)
+    held = ts > 0.8  # some ratings as validation likes
+    weighting = HistoryWeighting(taste_dims=4)
+    fit = build_rows(users[~held], items[~held], ratings[~held], ts[~held], n_rows=80, n_cols=30)
+    relevant = build_rows(users[held], items[held], ratings[held], ts[held], n_rows=80, n_cols=30)
+    gram = taste_gram(fit, weighting.taste_weights, max_items=30)
+    config = TrainConfig(history=weighting, taste_l2_candidates=(1.0, 30.0), taste_search_items=12)
+    said = []
+    chosen, by_l2, (embedding, output) = _choose_taste_l2(
+        gram,
+        config,
+        fit,
+        relevant,
+        np.flatnonzero(relevant.row_lengths() > 0),
+        lambda p, f, m: said.append(m["taste_columns"]),
+    )
+    assert set(by_l2) == {"1.0", "30.0"}
+    assert chosen.taste_l2 in (1.0, 30.0)
+    assert said[:2] == ["ridge 1 (1 of 2, 12 movies)", "ridge 30 (2 of 2, 12 movies)"]
+    assert said[2] == f"ridge {chosen.taste_l2:g} over 30 movies"
+    expected = taste_factors(gram, lam=chosen.taste_l2, dims=4)  # all 30 movies, not the head's 12
+    np.testing.assert_allclose(embedding @ output.T, expected[0] @ expected[1].T, atol=1e-5)
+
+
 def test_bad_ridge_or_rank_is_refused_with_what_is_wrong():
     users, items, ratings, ts = _data()
     gram = taste_gram(build_rows(users, items, ratings, ts, n_rows=80, n_cols=30), np.ones_like, max_items=30)

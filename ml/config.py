@@ -44,6 +44,11 @@ class TrainConfig:
     #: size a 10k-movie candidate costs ~40 s, a 4k one ~5 s, and both sizes chose the same ridge
     #: (docs/ML.md, "Scaling"). Data with fewer movies searches on all of them.
     taste_search_items: int = 4_000
+    #: the refit solves the taste columns again on every rating below this many ratings; from it
+    #: on, a refit that continues the validated tower keeps that tower's columns (at ML-20M size a
+    #: second solve costs ~80 s and 1.6 GB at the retrain's memory peak, for the 7% of ratings the
+    #: validation split held out, and the refit is one epoch)
+    taste_refit_max_ratings: int = 2_000_000
     #: multipliers of the taste columns' logits tried on the validation split once the tower has
     #: learned its other columns (the best is kept): how much long-term taste should weigh against
     #: recent context and popularity depends on the data

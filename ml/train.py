@@ -704,7 +704,8 @@ def train(
         t0 = time.perf_counter()
         continue_from = state if config.validation_holdout > 0 and config.refit_epochs > 0 else None
         taste = None
-        if config.history.taste_dims:  # the closed form again, on every rating
+        resolve = continue_from is None or len(ratings) < config.taste_refit_max_ratings
+        if config.history.taste_dims and resolve:  # the closed form again, on every rating
             gram = taste_gram(all_rows, config.history.taste_weights, max_items=config.taste_max_items)
             taste = _taste_for(gram, all_rows, config)
             del gram

@@ -137,3 +137,29 @@ def test_a_validation_split_of_random_ratings_is_accepted_and_a_bad_kind_refused
     assert result.metrics["val_ndcg@10"] is not None
     with pytest.raises(ValueError, match="validation_split must be 'temporal' or 'random'"):
         train(d.users, d.items, d.ratings, d.timestamps, config=TINY.replace(validation_split="latest"))
+
+
+def test_the_refit_solves_the_taste_columns_again_below_a_size_and_keeps_the_validated_ones_above(
+    synthetic, trained
+):
+    from ml.evaluate import temporal_holdout
+    from ml.train import train
+    from tests.ml.conftest import TINY
+
+    d = synthetic
+    keep = ~trained.test
+    users, items, ratings, ts = d.users[keep], d.items[keep], d.ratings[keep], d.timestamps[keep]
+    kept_columns = train(users, items, ratings, ts, config=TINY.replace(taste_refit_max_ratings=1))
+    config = kept_columns.config
+    (user_ids, u), (item_ids, i) = (
+        np.unique(users, return_inverse=True),
+        np.unique(items, return_inverse=True),
+    )
+    val = temporal_holdout(u, ts, holdout=config.validation_holdout)  # the split training validated on
+    rows = build_rows(u[~val], i[~val], ratings[~val], ts[~val], n_rows=len(user_ids), n_cols=len(item_ids))
+    gram = taste_gram(rows, config.history.taste_weights, max_items=config.taste_max_items)
+    validated, _ = taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
+    d_t = config.history.taste_dims
+    np.testing.assert_allclose(kept_columns.scorer.item_embedding[:, :d_t], validated, atol=1e-5)
+    # the session's model (default threshold: tiny data re-solves on every rating) has other columns
+    assert not np.allclose(trained.result.scorer.item_embedding[:, :d_t], validated, atol=1e-3)

@@ -66,6 +66,8 @@ ANSWER_PARAMS = frozenset({"n", "genre", "decade"})
 _NO_LIST = ()
 #: An auth entry for a token that must never be answered from the cache again.
 _REVOKED = "revoked"
+#: Where `answer_cached` leaves, on the request, the auth entry and answer epoch it read.
+_PINNED = "_recs_answer_pinned"
 
 
 def _epoch(key: str) -> str:
@@ -215,6 +217,10 @@ def answer_cached(request: HttpRequest) -> bytes | None:
     except Exception:
         return None
     auth, answer, epoch = found.get(auth_key), found.get(answer_key), found.get(ANSWER_EPOCH_KEY)
+    # On a miss the view computes the answer: `answer_slot` pins the generation and epoch read here
+    # (read before anything is computed, so any invalidation from now on still wins) instead of
+    # reading them again.
+    setattr(request, _PINNED, (digest, auth, epoch))
     if auth is None or auth == _REVOKED or answer is None or epoch is None:
         return None
     user_id, generation = auth
@@ -253,9 +259,13 @@ def answer_slot(*, request: Request, user_id: int) -> AnswerSlot | None:
     if token.expiry is not None:
         seconds = max(1, min(seconds, int((token.expiry - timezone.now()).total_seconds())))
     auth_key = _auth_key(token.digest)
+    pinned = getattr(request._request, _PINNED, None)
     try:
-        found = cache.get_many([auth_key, ANSWER_EPOCH_KEY])
-        auth, epoch = found.get(auth_key), found.get(ANSWER_EPOCH_KEY)
+        if pinned is not None and pinned[0] == token.digest:
+            auth, epoch = pinned[1], pinned[2]
+        else:
+            found = cache.get_many([auth_key, ANSWER_EPOCH_KEY])
+            auth, epoch = found.get(auth_key), found.get(ANSWER_EPOCH_KEY)
         if auth == _REVOKED:
             return None
         if auth is not None and auth[0] != user_id:  # cannot happen with live tokens; be exact anyway

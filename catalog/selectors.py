@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
@@ -286,14 +289,78 @@ def genre_names_sql(movie_id_sql: str) -> str:
     )
 
 
-def movie_summary(movie: Movie) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class MovieCard:
+    """What a movie card shows (`movie_summary`'s input, like a Movie from `movies_with_genre_names`):
+    immutable, so one instance can serve every request of a process."""
+
+    pk: int
+    title: str
+    year: int | None
+    genre_names: tuple[str, ...]
+    rating_count: int
+    rating_mean: float
+
+    def __str__(self) -> str:  # as Movie's
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+#: This process's cards, by movie id: (read at, card). Bounded by the catalogue's size; cleared whole
+#: past _CARDS_MAX (a catalogue far larger than any here).
+_cards: dict[int, tuple[float, MovieCard]] = {}
+_CARDS_MAX = 200_000
+_cards_lock = threading.Lock()
+
+
+def movie_cards(*, movie_ids: Iterable[int], max_age: float) -> dict[int, MovieCard]:
+    """The cards of these movies (unknown ids left out), each read from the database at most
+    ``max_age`` seconds ago: a process-wide cache, so a list's cards usually cost no query. A card's
+    statistics (count, mean) and an edit of its title or genres show up within ``max_age`` seconds;
+    0 reads every card from the database."""
+    now = time.monotonic()
+    found: dict[int, MovieCard] = {}
+    missing: list[int] = []
+    for movie_id in set(movie_ids):
+        hit = _cards.get(movie_id)
+        if hit is not None and now - hit[0] < max_age:
+            found[movie_id] = hit[1]
+        else:
+            missing.append(movie_id)
+    if missing:
+        read = {
+            pk: MovieCard(
+                pk=pk,
+                title=m.title,
+                year=m.year,
+                genre_names=tuple(m.genre_names),  # type: ignore[attr-defined]
+                rating_count=m.rating_count,
+                rating_mean=m.rating_mean,
+            )
+            for pk, m in movies_with_genre_names(movie_ids=missing).items()
+        }
+        found.update(read)
+        if max_age > 0:
+            with _cards_lock:
+                if len(_cards) + len(read) > _CARDS_MAX:
+                    _cards.clear()
+                _cards.update((pk, (now, card)) for pk, card in read.items())
+    return found
+
+
+def movie_cards_forget() -> None:
+    """Drop this process's cards (tests; a movie deleted or edited in bulk shows at once after it)."""
+    with _cards_lock:
+        _cards.clear()
+
+
+def movie_summary(movie: Movie | MovieCard) -> dict[str, Any]:
     """What `catalog.api.serializers.MovieSummaryOutputSerializer` renders, for a movie from
-    `movies_with_genre_names`, without a serializer (a test keeps the two equal)."""
+    `movies_with_genre_names` or a `MovieCard`, without a serializer (a test keeps the two equal)."""
     return {
         "id": movie.pk,
         "title": movie.title,
         "year": movie.year,
-        "genres": list(movie.genre_names),  # type: ignore[attr-defined]
+        "genres": list(movie.genre_names),  # type: ignore[union-attr]
         "rating_count": movie.rating_count,
         "rating_mean": movie.rating_mean,
     }

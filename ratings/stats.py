@@ -157,6 +157,12 @@ def _refresh_all() -> None:
                            COALESCE(CAST(s.halves AS double precision) / (2 * s.n), 0))
                 """
             )
+            # Importers call this right after loading a catalogue: fresh planner statistics for the
+            # movies, so reads by id (`catalog.selectors.movies_with_genre_names`) use the primary key
+            # at once. Without any, on a server whose autovacuum had not run yet (or is off), the
+            # planner scanned the whole movies table for every such read.
+            through = Movie.genres.through._meta.db_table
+            cursor.execute(f"ANALYZE {movie_table}, {through}")
         else:
             cursor.execute(
                 f"""

@@ -48,6 +48,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 from knox.crypto import hash_token
@@ -65,6 +66,8 @@ ANSWER_PARAMS = frozenset({"n", "genre", "decade"})
 _NO_LIST = ()
 #: An auth entry for a token that must never be answered from the cache again.
 _REVOKED = "revoked"
+#: Where `answer_cached` leaves, on the request, the auth entry and answer epoch it read.
+_PINNED = "_recs_answer_pinned"
 
 
 def _epoch(key: str) -> str:
@@ -214,6 +217,10 @@ def answer_cached(request: HttpRequest) -> bytes | None:
     except Exception:
         return None
     auth, answer, epoch = found.get(auth_key), found.get(answer_key), found.get(ANSWER_EPOCH_KEY)
+    # On a miss the view computes the answer: `answer_slot` pins the generation and epoch read here
+    # (read before anything is computed, so any invalidation from now on still wins) instead of
+    # reading them again.
+    setattr(request, _PINNED, (digest, auth, epoch))
     if auth is None or auth == _REVOKED or answer is None or epoch is None:
         return None
     user_id, generation = auth
@@ -252,9 +259,13 @@ def answer_slot(*, request: Request, user_id: int) -> AnswerSlot | None:
     if token.expiry is not None:
         seconds = max(1, min(seconds, int((token.expiry - timezone.now()).total_seconds())))
     auth_key = _auth_key(token.digest)
+    pinned = getattr(request._request, _PINNED, None)
     try:
-        found = cache.get_many([auth_key, ANSWER_EPOCH_KEY])
-        auth, epoch = found.get(auth_key), found.get(ANSWER_EPOCH_KEY)
+        if pinned is not None and pinned[0] == token.digest:
+            auth, epoch = pinned[1], pinned[2]
+        else:
+            found = cache.get_many([auth_key, ANSWER_EPOCH_KEY])
+            auth, epoch = found.get(auth_key), found.get(ANSWER_EPOCH_KEY)
         if auth == _REVOKED:
             return None
         if auth is not None and auth[0] != user_id:  # cannot happen with live tokens; be exact anyway
@@ -286,12 +297,26 @@ def answer_store(*, slot: AnswerSlot, body: bytes) -> None:
         logger.warning("Could not cache a recommendations answer", exc_info=True)
 
 
+def _token_digests(user_ids: Sequence[int]) -> list[str]:
+    """The digests of these members' tokens: one statement, written by hand (building the ORM query cost
+    as much CPU as the rest of a rating's after-commit work)."""
+    ids = [int(u) for u in user_ids]
+    if not ids:
+        return []
+    table = AuthToken._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT digest FROM {table} WHERE user_id = ANY(%s)", [ids])
+        else:
+            cursor.execute(
+                f"SELECT digest FROM {table} WHERE user_id IN ({', '.join(['%s'] * len(ids))})", ids
+            )
+        return [str(row[0]) for row in cursor.fetchall()]
+
+
 def answers_forget_users(*, user_ids: Sequence[int]) -> None:
     """Every cached answer of these members is stale (one SQL query for their tokens, one cache write)."""
-    keys = [
-        _auth_key(d)
-        for d in AuthToken.objects.filter(user_id__in=list(user_ids)).values_list("digest", flat=True)
-    ]
+    keys = [_auth_key(d) for d in _token_digests(user_ids)]
     if not keys:
         return
     try:
@@ -359,3 +384,41 @@ def refresh_pending_clear() -> None:
         cache.delete(_REFRESH_PENDING_KEY)
     except Exception:
         logger.warning("Cache unreachable; could not clear the refresh marker")
+
+
+def member_changed(*, user_id: int, refresh_mark_seconds: int) -> bool:
+    """After a member's ratings changed: their cached answers are stale (`answers_forget_users`) and a
+    batch refresh must be pending (`refresh_pending_mark`). On Redis both are one pipelined round trip
+    (the rating's after-commit work is then one SQL query and one cache round trip). Returns True when
+    no refresh was pending, so the caller enqueues one (True as well when the cache is unreachable)."""
+    keys = [_auth_key(d) for d in _token_digests([user_id])]
+    pipeline = _redis_pipeline()
+    if pipeline is None:
+        if keys:
+            try:
+                cache.delete_many(keys)
+            except Exception:
+                logger.warning("Could not drop cached answers of user %s", user_id, exc_info=True)
+        return refresh_pending_mark(seconds=refresh_mark_seconds)
+    try:
+        if keys:
+            pipeline.delete(*[cache.make_key(k) for k in keys])
+        marker = cache.client.encode(1)  # type: ignore[attr-defined]  # django-redis: as its add() stores it
+        pipeline.set(cache.make_key(_REFRESH_PENDING_KEY), marker, nx=True, ex=refresh_mark_seconds)
+        return bool(pipeline.execute()[-1])
+    except Exception:
+        logger.warning("Cache unreachable after user %s's change", user_id, exc_info=True)
+        return True
+
+
+def _redis_pipeline() -> Any:
+    """A redis-py pipeline (no MULTI) on the default cache's server when it is django-redis, else None:
+    several commands in one round trip. Keys must be made with ``cache.make_key`` and values encoded
+    with ``cache.client.encode``, as django-redis itself does, so its readers find them."""
+    get_client = getattr(getattr(cache, "client", None), "get_client", None)
+    if get_client is None:
+        return None
+    try:
+        return get_client(write=True).pipeline(transaction=False)
+    except Exception:
+        return None

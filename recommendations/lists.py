@@ -64,6 +64,8 @@ def _stored_list_from_database(user_id: int) -> StoredList | None:
     # never promoted, must never reach members. The active version's list first, else the newest.
     # The packed columns are read as the bytes they are (the fields would unpack them into lists,
     # only for them to be packed again for the cache).
+    if connection.vendor == "postgresql":
+        return _stored_list_from_postgresql(user_id)
     raw = {name: Cast(name, output_field=BinaryField()) for name in ("movie_ids", "scores", "reasons")}
     row = (
         RecommendationList.objects.filter(user_id=user_id, model_version__activated_at__isnull=False)
@@ -85,6 +87,30 @@ def _stored_list_from_database(user_id: int) -> StoredList | None:
         reasons=bytes(row["raw_reasons"]),
         model_version_id=row["model_version_id"],
         generated_at=row["generated_at"],
+    )
+
+
+def _stored_list_from_postgresql(user_id: int) -> StoredList | None:
+    """The same read as one hand-written statement: after an activation every member's first request
+    reads their list, and building the ORM's query was most of that read's CPU."""
+    lists, versions = RecommendationList._meta.db_table, ModelVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.movie_ids, l.scores, l.reasons, l.model_version_id, l.generated_at FROM {lists} l "
+            f"JOIN {versions} v ON v.id = l.model_version_id "
+            "WHERE l.user_id = %s AND v.activated_at IS NOT NULL "
+            "ORDER BY v.is_active DESC, l.generated_at DESC LIMIT 1",
+            [user_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return StoredList(
+        movie_ids=bytes(row[0]),
+        scores=bytes(row[1]),
+        reasons=bytes(row[2]),
+        model_version_id=row[3],
+        generated_at=row[4],
     )
 
 

@@ -31,9 +31,8 @@ def on_ratings_changed(sender: object, *, user_id: int, **kwargs: object) -> Non
     batch has started marks one as pending; the task clears the mark when it starts, so a change made
     during a batch gets the next one.
     """
-    caches.answers_forget_users(user_ids=[user_id])
     debounce = settings.RECOMMENDATIONS["REFRESH_DEBOUNCE_SECONDS"]
-    if not caches.refresh_pending_mark(seconds=max(60, int(debounce * 30))):
+    if not caches.member_changed(user_id=user_id, refresh_mark_seconds=max(60, int(debounce * 30))):
         return
     try:
         refresh_stale.apply_async(countdown=debounce, retry=False)

@@ -14,14 +14,15 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.models import Movie
-from catalog.selectors import movies_with_genre_names
+from catalog.selectors import MovieCard, movie_cards, movies_with_genre_names
 from ml.score import Scorer
 from ratings.models import LIKED_RATING, Rating
 from ratings.selectors import MemberHistory, member_history, user_excluded_movie_ids, user_hidden_ids
@@ -48,7 +49,9 @@ class RecommendationSet:
     model_version_id: int | None
     generated_at: dt.datetime
     personal: bool
-    movies: dict[int, Movie] = field(default_factory=dict, compare=False)
+    #: The picks' movies and the movies that explain them: Movie instances, or with ``cards=True``
+    #: the shared, immutable `catalog.selectors.MovieCard`s.
+    movies: dict[int, Any] = field(default_factory=dict, compare=False)
 
 
 def optional(what: str, compute: Callable[[], T], default: T) -> T:
@@ -71,23 +74,27 @@ def recommendations_for_user(
     genre: str | None = None,
     decade: int | None = None,
     history: MemberHistory | None = None,
+    cards: bool = False,
 ) -> RecommendationSet:
     """Up to ``n`` picks for ``user_id``, optionally only in ``genre`` and the ``decade`` (e.g. 1990).
 
     ``history`` (`ratings.selectors.member_history`), when the caller has read it, gives the movies to
     leave out without another query. The picks' movies and the movies that explain them are read in
-    one query, with their genres (`catalog.selectors.movies_with_genre_names`).
+    one query, with their genres (`catalog.selectors.movies_with_genre_names`); with ``cards`` they are
+    this process's movie cards instead (`catalog.selectors.movie_cards`, at most
+    ``MOVIE_CARDS_SECONDS`` old: usually no query at all), for callers that only render cards.
     """
+    load = _cards if cards else _movies
     excluded = history.excluded if history is not None else user_excluded_movie_ids(user_id=user_id)
     persisted = list_for_user(user_id=user_id)
     if persisted:
         scores = dict(zip(persisted.movie_ids, persisted.scores, strict=True))
         candidates = [m for m in persisted.movie_ids if m not in excluded]
         filtered = bool(genre) or decade is not None
-        movies = _movies_and_reasons(candidates if filtered else candidates[:n], persisted.reasons)
+        movies = _movies_and_reasons(load, candidates if filtered else candidates[:n], persisted.reasons)
         if not filtered and len(candidates) > n and sum(m in movies for m in candidates[:n]) < n:
             # some picks were deleted from the catalogue since the list was made: read the rest too
-            movies.update(_movies_and_reasons(candidates[n:], persisted.reasons))
+            movies.update(_movies_and_reasons(load, candidates[n:], persisted.reasons))
         picks = []
         for movie_id in candidates:
             movie = movies.get(movie_id)
@@ -110,16 +117,27 @@ def recommendations_for_user(
                 personal=True,
                 movies=movies,
             )
-    return _fallback(user_id=user_id, excluded=excluded, n=n, genre=genre, decade=decade)
+    return _fallback(user_id=user_id, excluded=excluded, n=n, genre=genre, decade=decade, load=load)
 
 
-def _movies_and_reasons(movie_ids: list[int], reasons: dict[int, int]) -> dict[int, Movie]:
+_Loader = Callable[[list[int]], dict[int, Any]]
+
+
+def _movies(movie_ids: list[int]) -> dict[int, Any]:
+    return movies_with_genre_names(movie_ids=movie_ids)
+
+
+def _cards(movie_ids: list[int]) -> dict[int, Any]:
+    return movie_cards(movie_ids=movie_ids, max_age=settings.RECOMMENDATIONS["MOVIE_CARDS_SECONDS"])
+
+
+def _movies_and_reasons(load: _Loader, movie_ids: list[int], reasons: dict[int, int]) -> dict[int, Any]:
     because = [int(reasons[m]) for m in movie_ids if m in reasons]
-    return movies_with_genre_names(movie_ids=[*movie_ids, *because])
+    return load([*movie_ids, *because])
 
 
-def _matches(movie: Movie, *, genre: str | None, decade: int | None) -> bool:
-    if genre and genre not in movie.genre_names:  # type: ignore[attr-defined]
+def _matches(movie: Movie | MovieCard, *, genre: str | None, decade: int | None) -> bool:
+    if genre and genre not in movie.genre_names:  # type: ignore[union-attr]
         return False
     return decade is None or (movie.year is not None and decade <= movie.year < decade + 10)
 
@@ -143,7 +161,7 @@ def favourite_genres(*, user_id: int, limit: int = 3) -> list[str]:
 
 
 def _fallback(
-    *, user_id: int, excluded: set[int], n: int, genre: str | None, decade: int | None
+    *, user_id: int, excluded: set[int], n: int, genre: str | None, decade: int | None, load: _Loader
 ) -> RecommendationSet:
     """Popular movies the member has not seen: in the genres they like when they liked anything."""
     liked_genres = [] if genre else favourite_genres(user_id=user_id)
@@ -154,7 +172,7 @@ def _fallback(
     else:
         source, reason = "popular", "Popular with everyone" if not genre else f"Popular in {genre}"
     top = list(movies.order_by("-rating_count", "-rating_mean", "pk").values_list("pk", flat=True)[:n])
-    found = movies_with_genre_names(movie_ids=top)
+    found = load(top)
     picks = [Pick(pk, float(found[pk].rating_count), reason) for pk in top if pk in found]
     return RecommendationSet(
         picks=picks,

@@ -165,6 +165,7 @@ class RecommendationListView(APIView):
             genre=params.validated_data.get("genre"),
             decade=params.validated_data.get("decade"),
             history=history,
+            cards=True,
         )
         picks = [p for p in recs.picks if p.movie_id in recs.movies]
         stars: dict[int, float] = serving.optional(

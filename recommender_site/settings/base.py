@@ -255,6 +255,9 @@ RECOMMENDATIONS = {
     # movie's statistics, popularity fallbacks).
     "RESPONSE_CACHE_SECONDS": env.int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", default=300),
     "CACHE_SECONDS": env.int("RECOMMENDATIONS_CACHE_SECONDS", default=24 * 60 * 60),
+    # The API's recommendation cards (title, year, genres, count and mean) come from a per-process copy
+    # of the catalogue at most this old (catalog.selectors.movie_cards); 0 reads them on every request.
+    "MOVIE_CARDS_SECONDS": env.float("RECOMMENDATIONS_MOVIE_CARDS_SECONDS", default=60),
     # A bulk refresh scores this many users per matrix product...
     "REFRESH_CHUNK_USERS": env.int("RECOMMENDATIONS_REFRESH_CHUNK_USERS", default=2048),
     # ...and reads ratings in user id ranges this wide, the next range while the current one is scored.

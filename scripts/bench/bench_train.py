@@ -245,7 +245,8 @@ def main() -> int:
         cmd = [PYTHON, __file__, "--child", part, "--json", str(args.json)] + (
             ["--quick"] if args.quick else []
         )
-        child = run_child(cmd, env=bench_env(s), timeout=args.timeout)
+        # the training worker's environment (Procfile, docker-compose.yml: worker-ml)
+        child = run_child(cmd, env=bench_env(s, MALLOC_ARENA_MAX="2"), timeout=args.timeout)
         if child.returncode:
             log(child.stderr[-4000:])
             results[part] = {"error": child.stderr.strip().splitlines()[-1:] if child.stderr else "failed",

@@ -18,6 +18,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
+from recommender_site.redis_client import redis_client
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,7 +30,7 @@ class _SettingsRateMixin:
 
     def allow_request(self, request: Request, view: Any) -> bool:
         try:
-            redis = _redis_client(self.cache)  # type: ignore[attr-defined]
+            redis = redis_client()  # DRF's throttle cache is the default cache
             if redis is not None and self.rate is not None:  # type: ignore[attr-defined]
                 return self._allow_on_redis(request, view, redis)
             return super().allow_request(request, view)  # type: ignore[misc]
@@ -59,12 +61,6 @@ class _SettingsRateMixin:
             self.history.pop(0)
             return False
         return True
-
-
-def _redis_client(cache: Any) -> Any:
-    """The redis-py client behind a django-redis cache, else None (another backend)."""
-    get_client = getattr(getattr(cache, "client", None), "get_client", None)
-    return get_client(write=True) if get_client is not None else None
 
 
 class AnonThrottle(_SettingsRateMixin, AnonRateThrottle):

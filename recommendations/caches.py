@@ -55,6 +55,8 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from rest_framework.request import Request
 
+from recommender_site.redis_client import redis_client
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -303,14 +305,11 @@ def _token_digests(user_ids: Sequence[int]) -> list[str]:
     ids = [int(u) for u in user_ids]
     if not ids:
         return []
-    table = AuthToken._meta.db_table
+    placeholders = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT digest FROM {table} WHERE user_id = ANY(%s)", [ids])
-        else:
-            cursor.execute(
-                f"SELECT digest FROM {table} WHERE user_id IN ({', '.join(['%s'] * len(ids))})", ids
-            )
+        cursor.execute(
+            f"SELECT digest FROM {AuthToken._meta.db_table} WHERE user_id IN ({placeholders})", ids
+        )
         return [str(row[0]) for row in cursor.fetchall()]
 
 
@@ -391,15 +390,11 @@ def member_changed(*, user_id: int, refresh_mark_seconds: int) -> bool:
     batch refresh must be pending (`refresh_pending_mark`). On Redis both are one pipelined round trip
     (the rating's after-commit work is then one SQL query and one cache round trip). Returns True when
     no refresh was pending, so the caller enqueues one (True as well when the cache is unreachable)."""
-    keys = [_auth_key(d) for d in _token_digests([user_id])]
     pipeline = _redis_pipeline()
     if pipeline is None:
-        if keys:
-            try:
-                cache.delete_many(keys)
-            except Exception:
-                logger.warning("Could not drop cached answers of user %s", user_id, exc_info=True)
+        answers_forget_users(user_ids=[user_id])
         return refresh_pending_mark(seconds=refresh_mark_seconds)
+    keys = [_auth_key(d) for d in _token_digests([user_id])]
     try:
         if keys:
             pipeline.delete(*[cache.make_key(k) for k in keys])
@@ -412,13 +407,10 @@ def member_changed(*, user_id: int, refresh_mark_seconds: int) -> bool:
 
 
 def _redis_pipeline() -> Any:
-    """A redis-py pipeline (no MULTI) on the default cache's server when it is django-redis, else None:
-    several commands in one round trip. Keys must be made with ``cache.make_key`` and values encoded
-    with ``cache.client.encode``, as django-redis itself does, so its readers find them."""
-    get_client = getattr(getattr(cache, "client", None), "get_client", None)
-    if get_client is None:
-        return None
+    """A redis-py pipeline (no MULTI) on the default cache's server when it is django-redis, else None
+    (`recommender_site.redis_client`): several commands in one round trip."""
     try:
-        return get_client(write=True).pipeline(transaction=False)
+        client = redis_client()
+        return None if client is None else client.pipeline(transaction=False)
     except Exception:
         return None

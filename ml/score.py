@@ -309,8 +309,7 @@ class Scorer:
     def popularity(self, idx: np.ndarray) -> np.ndarray:
         """The item bias of dense indices, standardised (mean 0, sd 1 over the catalog)."""
         if self._bias_z is None:
-            spread = max(float(self.item_bias.std()), 1e-12)
-            self._bias_z = ((self.item_bias - self.item_bias.mean()) / spread).astype(np.float32)
+            self._bias_z = _standardised(self.item_bias)
         return self._bias_z[np.asarray(idx)]
 
     def similar_items(

@@ -5,8 +5,8 @@ Phases, each reported to `progress(phase, fraction, metrics)`:
   ranking       the taste columns in closed form (`ml.taste_columns`, ridge chosen on validation),
                 then the ranking tower, early-stopped on validation NDCG@10 (best weights
                 restored), then the taste columns' weight in the mix chosen on validation
-  ranking_refit the taste columns solved again and the tower trained on, on all ratings
-                (config.refit_on_full)
+  ranking_refit the tower trained on, on all ratings (config.refit_on_full), the taste columns
+                solved again first below `config.taste_refit_max_ratings` ratings
   rating        rating head (`ml.rating`: ALS, sweeps early-stopped on a random validation share
                 of the ratings, then refitted on all)
   export        numpy arrays for serving (`ml.score.Scorer`), user vectors for every known user
@@ -354,16 +354,12 @@ class _Taste:
 TASTE_LOGIT_SPREAD = 0.5
 
 
-def _taste_for(
-    gram: TasteGram,
-    rows: RowSets,
-    config: TrainConfig,
-    factors: tuple[np.ndarray, np.ndarray] | None = None,
-) -> _Taste:
-    """Taste columns of ridge `config.taste_l2` with an initial scale that gives their logits a
-    spread of `TASTE_LOGIT_SPREAD` for the median user while the other columns train (small: they
-    learn recent context and popularity beside taste; `_choose_mix` then sets the mix)."""
-    embedding, output = factors or taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
+def _taste_for(factors: tuple[np.ndarray, np.ndarray], rows: RowSets, config: TrainConfig) -> _Taste:
+    """The taste columns `factors` (`ml.taste_columns.taste_factors`) with an initial scale that gives
+    their logits a spread of `TASTE_LOGIT_SPREAD` for the median user of `rows` while the other
+    columns train (small: they learn recent context and popularity beside taste; `_choose_mix` then
+    sets the mix)."""
+    embedding, output = factors
     users = np.flatnonzero(rows.row_lengths() > 0)
     users = np.random.default_rng([config.seed, 11]).choice(users, min(len(users), 1000), replace=False)
     logits = encode_histories(rows, config.history, embedding, users=np.sort(users)) @ output.T
@@ -582,8 +578,8 @@ def _fit_with_validation(
         config, by_l2, factors = _choose_taste_l2(
             gram, config, fit_rows, relevant, _validation_users(relevant, config, choice=True), progress
         )
-        taste = _taste_for(gram, fit_rows, config, factors)
         del gram
+        taste = _taste_for(factors, fit_rows, config)
         taste_metrics = {"taste_l2": config.taste_l2, "val_ndcg@10_taste_only_by_l2": by_l2}
     floors = config.recency_floor_candidates or (config.history.recency_floor,)
     chosen: tuple[float, TrainConfig, _FitState, dict[str, list[float]]] | None = None
@@ -704,11 +700,12 @@ def train(
         t0 = time.perf_counter()
         continue_from = state if config.validation_holdout > 0 and config.refit_epochs > 0 else None
         taste = None
-        resolve = continue_from is None or len(ratings) < config.taste_refit_max_ratings
-        if config.history.taste_dims and resolve:  # the closed form again, on every rating
+        solve_again = continue_from is None or len(ratings) < config.taste_refit_max_ratings
+        if config.history.taste_dims and solve_again:  # the closed form again, on every rating
             gram = taste_gram(all_rows, config.history.taste_weights, max_items=config.taste_max_items)
-            taste = _taste_for(gram, all_rows, config)
+            factors = taste_factors(gram, lam=config.taste_l2, dims=config.history.taste_dims)
             del gram
+            taste = _taste_for(factors, all_rows, config)
             if continue_from is not None:  # its training scale and chosen mix carry over
                 continue_from.model.set_taste(taste.embedding, taste.output)
         state, _, ran, seconds = _fit_ranker(

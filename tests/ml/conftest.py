@@ -23,6 +23,17 @@ TINY = TrainConfig(
 )
 
 
+def random_ratings(seed: int, n_users: int, n_items: int, lengths: tuple[int, int]):  # type: ignore[no-untyped-def]
+    """(users, items, stars, timestamps) of random users, each rating `lengths` [low, high) distinct
+    movies: unit tests' data without structure."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(*lengths, n_users)
+    users = np.repeat(np.arange(n_users), counts)
+    items = np.concatenate([rng.choice(n_items, k, replace=False) for k in counts])
+    ratings = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], len(users)).astype(np.float32)
+    return users, items, ratings, rng.random(len(users))
+
+
 @dataclass(frozen=True)
 class Trained:
     data: SyntheticRatings

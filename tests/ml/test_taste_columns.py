@@ -6,15 +6,11 @@ import pytest
 from ml.baselines import Ease
 from ml.history import build_rows
 from ml.taste_columns import _mirror_lower, taste_factors, taste_gram
+from tests.ml.conftest import random_ratings
 
 
-def _data(seed=0, n_users=80, n_items=30):
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(3, 20, n_users)
-    users = np.repeat(np.arange(n_users), lengths)
-    items = np.concatenate([rng.choice(n_items, k, replace=False) for k in lengths])
-    ratings = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], len(users)).astype(np.float32)
-    return users, items, ratings, rng.random(len(users))
+def _data(seed=0):
+    return random_ratings(seed, n_users=80, n_items=30, lengths=(3, 20))
 
 
 def test_the_columns_are_the_truncated_ease_item_item_matrix():

@@ -5,15 +5,11 @@ import pytest
 
 from ml.config import TrainConfig
 from ml.history import HistoryWeighting, build_rows
+from tests.ml.conftest import random_ratings
 
 
 def _rows(seed=0, n_users=50, n_items=40):
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(2, 30, n_users)
-    users = np.repeat(np.arange(n_users), lengths)
-    items = np.concatenate([rng.choice(n_items, k, replace=False) for k in lengths])
-    ratings = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], len(users)).astype(np.float32)
-    ts = rng.random(len(users))
+    users, items, ratings, ts = random_ratings(seed, n_users, n_items, lengths=(2, 30))
     return build_rows(users, items, ratings, ts, n_rows=n_users, n_cols=n_items)
 
 

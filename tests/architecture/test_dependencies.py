@@ -24,7 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["ml", "accounts", "catalog", "ratings", "recommendations", "ingest", "recommender_site"]
 THIRD_PARTY_FORBIDDEN = {"ml": {"django", "rest_framework", "celery"}}
 #: The project package's infrastructure modules, usable from every app (they import no app).
-SHARED = {"recommender_site.pgcopy", "recommender_site.api_params", "recommender_site.client_ip"}
+SHARED = {
+    "recommender_site.pgcopy",
+    "recommender_site.api_params",
+    "recommender_site.client_ip",
+    "recommender_site.redis_client",
+}
 
 
 def source_files(package: str) -> Iterator[Path]:

@@ -217,15 +217,48 @@ class Scorer:
         return FoldedUser(vector=vector, rating_factors=factors, rating_bias=bias, n_ratings=len(idx))
 
     def _fold_in_rating(self, idx: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float]:
-        q = self.arrays["rating_item_factors"][idx].astype(np.float64)
-        resid = r - self.global_mean - self.arrays["rating_item_bias"][idx]
+        factors, biases = self._fold_in_ratings(idx, r, np.array([0, len(idx)]))
+        return factors[0], float(biases[0])
 
+    def _fold_in_ratings(
+        self, idx: np.ndarray, r: np.ndarray, bounds: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rating head's (p_u, b_u) of users whose known ratings are ``idx[bounds[k]:bounds[k+1]]``
+        (dense item indices) and ``r`` alike: for each, the closed-form ridge solution of the rating
+        loss with the items fixed. One small Gram matrix per user, then one batched solve; a user with
+        no ratings gets zeros."""
+        q = self.arrays["rating_item_factors"][idx].astype(np.float64)
         design = np.hstack([np.ones((len(idx), 1)), q])
-        n = len(idx)
-        penalty = np.full(design.shape[1], n * float(self.arrays["rating_l2"]))
-        penalty[0] = n * float(self.arrays["rating_bias_l2"])
-        theta = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ resid)
-        return theta[1:].astype(np.float32), float(theta[0])
+        resid = (r - self.global_mean - self.arrays["rating_item_bias"][idx]).astype(np.float64)
+        users, width = len(bounds) - 1, design.shape[1]
+        gram = np.zeros((users, width, width))
+        rhs = np.zeros((users, width))
+        for k, (a, b) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+            if b > a:
+                gram[k] = design[a:b].T @ design[a:b]
+                rhs[k] = design[a:b].T @ resid[a:b]
+        n = np.diff(bounds).astype(np.float64)
+        penalty = np.outer(n, np.full(width, float(self.arrays["rating_l2"])))
+        penalty[:, 0] = n * float(self.arrays["rating_bias_l2"])
+        gram[:, np.arange(width), np.arange(width)] += penalty
+        theta = np.zeros((users, width))
+        some = n > 0
+        theta[some] = np.linalg.solve(gram[some], rhs[some][:, :, None])[:, :, 0]
+        return theta[:, 1:].astype(np.float32), theta[:, 0].astype(np.float32)
+
+    def fold_in_rating_parts(
+        self, user_rows: np.ndarray, item_ids: np.ndarray, ratings: np.ndarray, n_users: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rating head's (p_u, b_u) of ``n_users`` users at once, each exactly what `fold_in` gives
+        that user alone: ``user_rows[k]`` (sorted, 0..n_users-1) is the user of rating k. Unknown items
+        are ignored; a user with no known rating gets zeros (`list_stars_of` then shows no stars).
+        Raises ValueError for a model without a star head."""
+        if not self.has_stars:
+            raise ValueError("this model was trained on implicit feedback: it has no star head")
+        idx, known = self.items.lookup(item_ids)
+        rows = np.asarray(user_rows, np.int64)[known]
+        bounds = np.searchsorted(rows, np.arange(n_users + 1), side="left")
+        return self._fold_in_ratings(idx[known], np.asarray(ratings, np.float32)[known], bounds)
 
     # ---------------------------------------------------------------- ranking
     def score_vectors(self, vectors: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -465,6 +498,19 @@ class Scorer:
         Pass the same `exclude` as to `recommend`; NaN pads a list shorter than n.
         """
         factors, biases = self._rating_parts(users)
+        return self.list_stars_of(factors, biases, n, exclude=exclude, chunk_size=chunk_size)
+
+    def list_stars_of(
+        self,
+        factors: np.ndarray,
+        biases: np.ndarray,
+        n: int,
+        *,
+        exclude: Sequence[np.ndarray | Sequence[int]] | None = None,
+        chunk_size: int = 2048,
+    ) -> np.ndarray:
+        """`list_stars` for users given by their rating parts (p_u rows, b_u), e.g. from
+        `fold_in_rating_parts`."""
         indptr, indices = self._exclusions(exclude, len(factors))
         n = min(n, len(self.items))
         out = np.full((len(factors), n), np.nan, np.float32)

@@ -64,10 +64,17 @@ def member_history(*, user_id: int) -> MemberHistory:
 
 
 def user_excluded_movie_ids(*, user_id: int) -> set[int]:
-    """Movies never to recommend to ``user_id``: the ones rated and the ones hidden."""
-    rated = Rating.objects.filter(user_id=user_id).values_list("movie_id", flat=True)
-    hidden = HiddenMovie.objects.filter(user_id=user_id).values_list("movie_id", flat=True)
-    return set(rated.union(hidden))
+    """Movies never to recommend to ``user_id``: the ones rated and the ones hidden. One statement
+    written by hand: every uncached recommendations answer reads it, and building the ORM's union
+    cost more CPU than running it."""
+    ratings, hidden = Rating._meta.db_table, HiddenMovie._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT movie_id FROM {ratings} WHERE user_id = %s "
+            f"UNION ALL SELECT movie_id FROM {hidden} WHERE user_id = %s",
+            [user_id, user_id],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def user_not_to_ask_movie_ids(*, user_id: int) -> set[int]:

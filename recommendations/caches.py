@@ -3,7 +3,7 @@
 Four kinds of entries, all in Django's default cache:
 
 - **Lists.** A member's persisted list as stored (packed bytes, `recommendations.lists.StoredList`)
-  under ``recs:list:v5:<user>``, beside the list epoch it was written under (read with the epoch in
+  under ``recs:list:v6:<user>``, beside the list epoch it was written under (read with the epoch in
   one round trip). One member's new list replaces their entry; a bulk write or a new model serving
   bumps the list epoch, so every cached list is stale after one key write and lists are cached again
   as they are next read.
@@ -93,7 +93,7 @@ def _epoch_bump(key: str, what: str) -> None:
 
 
 def _list_key(user_id: int) -> str:
-    return f"recs:list:v5:{user_id}"  # v5: values are (list epoch, lists.StoredList)
+    return f"recs:list:v6:{user_id}"  # v6: values are (list epoch, lists.StoredList with stars)
 
 
 def _list_seconds() -> int:

@@ -1,6 +1,6 @@
 """Model fields that keep a persisted list's numbers as packed little-endian bytes.
 
-A refresh writes 138k lists of 100 movies, 100 scores and 30 reasons. As jsonb, encoding them in
+A refresh writes 138k lists of 100 movies, 100 scores, 100 stars and 30 reasons. As jsonb, encoding them in
 Python and parsing them again in PostgreSQL took ~25 s of an ML-20M refresh; as bytes they travel in
 one binary COPY with nothing to encode or parse at either end (~18x less time for the same rows,
 docs/BENCHMARKS.md). In Python the fields hold plain lists and dicts, as the JSON fields they replace
@@ -38,6 +38,26 @@ def pack_scores(values: Iterable[float] | np.ndarray) -> bytes:
 def unpack_scores(raw: bytes | memoryview) -> list[float]:
     """Scores to `SCORE_DECIMALS` decimals: float32 keeps them exactly at that precision below 64."""
     return np.round(np.frombuffer(raw, SCORES).astype(np.float64), SCORE_DECIMALS).tolist()
+
+
+#: Stars as they are shown, to one decimal: tenths of a star in one byte each, 0 for "no stars".
+STARS = np.dtype("u1")
+
+
+def stars_tenths(values: Iterable[float] | np.ndarray) -> np.ndarray:
+    """Stars rounded as members see them (one decimal), in tenths; 0 where there are none (NaN). The
+    one rounding of predicted stars: stored with a list or computed for a page, they read the same."""
+    raw = np.asarray(values, np.float64).ravel()
+    finite = np.isfinite(raw)
+    return np.where(finite, np.rint(np.where(finite, raw, 0.0) * 10), 0).astype(STARS)
+
+
+def pack_stars(values: Iterable[float] | np.ndarray) -> bytes:
+    return stars_tenths(values).tobytes()
+
+
+def unpack_stars(raw: bytes | memoryview) -> list[float | None]:
+    return [t / 10 if t else None for t in np.frombuffer(raw, STARS).tolist()]
 
 
 def pack_pairs(pairs: Mapping[Any, Any] | np.ndarray) -> bytes:
@@ -110,6 +130,14 @@ class PackedScoresField(_PackedField):
     description = "A list of floats stored as packed bytes"
     pack = staticmethod(pack_scores)
     unpack = staticmethod(unpack_scores)
+
+
+class PackedStarsField(_PackedField):
+    """A list of predicted stars to one decimal (None: no stars), a byte each (`stars_tenths`)."""
+
+    description = "A list of star ratings to one decimal stored as packed bytes"
+    pack = staticmethod(pack_stars)
+    unpack = staticmethod(unpack_stars)
 
 
 class PackedPairsField(_PackedField):

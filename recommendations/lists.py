@@ -19,7 +19,16 @@ from django.utils import timezone
 from recommender_site import pgcopy
 
 from . import caches, registry
-from .fields import pack_ids, pack_pairs, pack_scores, unpack_ids, unpack_pairs, unpack_scores
+from .fields import (
+    pack_ids,
+    pack_pairs,
+    pack_scores,
+    pack_stars,
+    unpack_ids,
+    unpack_pairs,
+    unpack_scores,
+    unpack_stars,
+)
 from .models import ModelVersion, RecommendationList
 
 
@@ -32,6 +41,8 @@ class ListRow:
     scores: Sequence[float] | np.ndarray
     # movie id -> id of the rated movie that explains it; or those pairs as rows of a (k, 2) array
     reasons: Mapping[int, int] | np.ndarray
+    #: The predicted stars shown beside each pick (NaN: none), computed with the list; None: no stars
+    stars: Sequence[float] | np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,7 @@ class StoredList:
 
     movie_ids: bytes
     scores: bytes
+    stars: bytes
     reasons: bytes
     model_version_id: int
     generated_at: dt.datetime
@@ -47,10 +59,12 @@ class StoredList:
 
 @dataclass(frozen=True)
 class PersistedList:
-    """A member's list as serving reads it."""
+    """A member's list as serving reads it. ``stars`` is empty for a list stored without them (a model
+    without a star head, or a list written before lists kept their stars)."""
 
     movie_ids: list[int]
     scores: list[float]
+    stars: list[float | None]
     reasons: dict[int, int]
     model_version_id: int
     generated_at: dt.datetime
@@ -66,7 +80,9 @@ def _stored_list_from_database(user_id: int) -> StoredList | None:
     # only for them to be packed again for the cache).
     if connection.vendor == "postgresql":
         return _stored_list_from_postgresql(user_id)
-    raw = {name: Cast(name, output_field=BinaryField()) for name in ("movie_ids", "scores", "reasons")}
+    raw = {
+        name: Cast(name, output_field=BinaryField()) for name in ("movie_ids", "scores", "stars", "reasons")
+    }
     row = (
         RecommendationList.objects.filter(user_id=user_id, model_version__activated_at__isnull=False)
         .order_by("-model_version__is_active", "-generated_at")
@@ -75,6 +91,7 @@ def _stored_list_from_database(user_id: int) -> StoredList | None:
             "generated_at",
             raw_ids=raw["movie_ids"],
             raw_scores=raw["scores"],
+            raw_stars=raw["stars"],
             raw_reasons=raw["reasons"],
         )
         .first()
@@ -84,6 +101,7 @@ def _stored_list_from_database(user_id: int) -> StoredList | None:
     return StoredList(
         movie_ids=bytes(row["raw_ids"]),
         scores=bytes(row["raw_scores"]),
+        stars=bytes(row["raw_stars"]),
         reasons=bytes(row["raw_reasons"]),
         model_version_id=row["model_version_id"],
         generated_at=row["generated_at"],
@@ -96,7 +114,7 @@ def _stored_list_from_postgresql(user_id: int) -> StoredList | None:
     lists, versions = RecommendationList._meta.db_table, ModelVersion._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT l.movie_ids, l.scores, l.reasons, l.model_version_id, l.generated_at FROM {lists} l "
+            f"SELECT l.movie_ids, l.scores, l.stars, l.reasons, l.model_version_id, l.generated_at FROM {lists} l "
             f"JOIN {versions} v ON v.id = l.model_version_id "
             "WHERE l.user_id = %s AND v.activated_at IS NOT NULL "
             "ORDER BY v.is_active DESC, l.generated_at DESC LIMIT 1",
@@ -108,9 +126,10 @@ def _stored_list_from_postgresql(user_id: int) -> StoredList | None:
     return StoredList(
         movie_ids=bytes(row[0]),
         scores=bytes(row[1]),
-        reasons=bytes(row[2]),
-        model_version_id=row[3],
-        generated_at=row[4],
+        stars=bytes(row[2]),
+        reasons=bytes(row[3]),
+        model_version_id=row[4],
+        generated_at=row[5],
     )
 
 
@@ -122,6 +141,7 @@ def list_for_user(*, user_id: int) -> PersistedList | None:
     return PersistedList(
         movie_ids=unpack_ids(stored.movie_ids),
         scores=unpack_scores(stored.scores),
+        stars=unpack_stars(stored.stars),
         reasons=unpack_pairs(stored.reasons),
         model_version_id=stored.model_version_id,
         generated_at=stored.generated_at,
@@ -136,6 +156,7 @@ class _PackedRow:
     user_id: int
     movie_ids: bytes
     scores: bytes
+    stars: bytes
     reasons: bytes
 
 
@@ -157,6 +178,7 @@ def lists_write(
                 user_id=int(row.user_id),
                 movie_ids=pack_ids(row.movie_ids),
                 scores=pack_scores(row.scores),
+                stars=pack_stars(row.stars) if row.stars is not None else b"",
                 reasons=pack_pairs(row.reasons),
             )
         )
@@ -189,7 +211,16 @@ def lists_prune(*, keep_versions: int = 2) -> int:
     return deleted
 
 
-_LIST_COLUMNS = ("user_id", "model_version_id", "movie_ids", "scores", "reasons", "folded_in", "generated_at")
+_LIST_COLUMNS = (
+    "user_id",
+    "model_version_id",
+    "movie_ids",
+    "scores",
+    "stars",
+    "reasons",
+    "folded_in",
+    "generated_at",
+)
 
 
 def _upsert(
@@ -210,6 +241,7 @@ def _upsert(
                     model_version_id=version_id,
                     movie_ids=x.movie_ids,
                     scores=x.scores,
+                    stars=x.stars,
                     reasons=x.reasons,
                     folded_in=folded_in,
                     generated_at=generated_at,
@@ -218,7 +250,7 @@ def _upsert(
             ],
             update_conflicts=True,
             unique_fields=["user", "model_version"],
-            update_fields=["movie_ids", "scores", "reasons", "folded_in", "generated_at"],
+            update_fields=["movie_ids", "scores", "stars", "reasons", "folded_in", "generated_at"],
         )
         return
     head = pgcopy.field_count(len(_LIST_COLUMNS))
@@ -232,6 +264,7 @@ def _upsert(
                 version,
                 pgcopy.bytea(x.movie_ids),
                 pgcopy.bytea(x.scores),
+                pgcopy.bytea(x.stars),
                 pgcopy.bytea(x.reasons),
                 tail,
             )
@@ -243,17 +276,17 @@ def _upsert(
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _LIST_COLUMNS[2:])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS recommendations_list_staging_v2 (user_id bigint, "
-            "model_version_id bigint, movie_ids bytea, scores bytea, reasons bytea, folded_in boolean, "
-            "generated_at timestamptz)"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS recommendations_list_staging_v3 (user_id bigint, "
+            "model_version_id bigint, movie_ids bytea, scores bytea, stars bytea, reasons bytea, "
+            "folded_in boolean, generated_at timestamptz)"
         )
-        pgcopy.copy_in(cursor, f"recommendations_list_staging_v2 ({columns})", [rows])
+        pgcopy.copy_in(cursor, f"recommendations_list_staging_v3 ({columns})", [rows])
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM recommendations_list_staging_v2 "
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM recommendations_list_staging_v3 "
             f"ON CONFLICT (user_id, model_version_id) DO UPDATE SET {updates}"
         )
         # Emptied here rather than ON COMMIT: inside an outer transaction there is no commit yet.
-        cursor.execute("TRUNCATE recommendations_list_staging_v2")
+        cursor.execute("TRUNCATE recommendations_list_staging_v3")
 
 
 #: Up to this many lists written at once update their members' cache entries one by one; more (a
@@ -279,6 +312,7 @@ def _caches_after_write(
                 x.user_id: StoredList(
                     movie_ids=x.movie_ids,
                     scores=x.scores,
+                    stars=x.stars,
                     reasons=x.reasons,
                     model_version_id=version_id,
                     generated_at=generated_at,

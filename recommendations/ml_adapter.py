@@ -129,6 +129,42 @@ def user_vectors(scorer: Scorer, histories: RatingArrays) -> tuple[np.ndarray, n
     return user_ids, scorer.encode_rows(rows)
 
 
+@dataclass(frozen=True)
+class RatingParts:
+    """The rating head's user parts of many users (rows in `user_vectors`' order): what their predicted
+    stars are made of."""
+
+    factors: np.ndarray  # (users, rating_dim) p_u
+    biases: np.ndarray  # (users,) b_u
+    known: np.ndarray  # (users,) bool: rated a movie the model knows (else: no stars to show)
+
+
+def user_rating_parts(scorer: Scorer, histories: RatingArrays) -> RatingParts | None:
+    """(p_u, b_u) of each user in ``histories`` (sorted by user), each exactly what `Scorer.fold_in`
+    gives that user alone. None for a model without a star head."""
+    if not scorer.has_stars:
+        return None
+    user_ids, dense_users = np.unique(histories.users, return_inverse=True)
+    factors, biases = scorer.fold_in_rating_parts(
+        dense_users, histories.movies, histories.ratings, n_users=len(user_ids)
+    )
+    _, known = scorer.items.lookup(histories.movies)
+    rated = np.bincount(dense_users[known], minlength=len(user_ids)) > 0
+    return RatingParts(factors=factors, biases=biases, known=rated)
+
+
+def list_stars(
+    scorer: Scorer, parts: RatingParts | None, n: int, *, exclude: list[np.ndarray]
+) -> np.ndarray | None:
+    """The stars beside each user's top-n (`Scorer.list_stars`), NaN where there is none to show;
+    None without a star head."""
+    if parts is None:
+        return None
+    stars = scorer.list_stars_of(parts.factors, parts.biases, n, exclude=exclude)
+    stars[~parts.known] = np.nan
+    return stars
+
+
 def evaluate(scorer: Scorer, data: Split) -> dict[str, float]:
     """Full-ranking metrics on the test split (relevant = rated >= 4), user vectors from train histories;
     plus RMSE/MAE of predicted stars on the test ratings the model can score."""

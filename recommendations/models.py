@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .fields import PackedIdsField, PackedPairsField, PackedScoresField
+from .fields import PackedIdsField, PackedPairsField, PackedScoresField, PackedStarsField
 
 
 class TrainingRun(models.Model):
@@ -136,6 +136,11 @@ class RecommendationList(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="lists")
     movie_ids = PackedIdsField(help_text="Ranked movie ids, best first.")
     scores = PackedScoresField(help_text="Model scores, same order as movie_ids.")
+    stars = PackedStarsField(
+        default=list,
+        blank=True,
+        help_text="Predicted stars shown beside each pick, same order as movie_ids (empty: none stored).",
+    )
     reasons = PackedPairsField(
         default=dict, blank=True, help_text="movie id -> id of the rated movie that explains the pick."
     )

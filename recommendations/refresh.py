@@ -86,16 +86,26 @@ def _reasons(
 
 @dataclass(frozen=True)
 class _Chunk:
-    """A chunk of users ready to be scored: their histories, ids, vectors and excluded movies."""
+    """A chunk of users ready to be scored: their histories, ids, vectors, rating parts (None without a
+    star head) and excluded movies."""
 
     histories: RatingArrays
     user_ids: np.ndarray
     vectors: np.ndarray
+    rating_parts: ml_adapter.RatingParts | None
     exclude: list[np.ndarray]
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """A chunk's top-n and the stars shown beside them (None without a star head)."""
+
+    top: Recommendations
+    stars: np.ndarray | None
+
+
 def _prepare(scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarray]) -> _Chunk:
-    """User vectors and exclusions (rated and hidden movies) of the users in ``histories``."""
+    """User vectors, rating parts and exclusions (rated and hidden movies) of the users in ``histories``."""
     user_ids, vectors = ml_adapter.user_vectors(scorer, histories)
     slices = {u: (a, b) for u, a, b in _user_slices(histories.users)}
     exclude = [
@@ -104,11 +114,22 @@ def _prepare(scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarr
         )
         for u in user_ids
     ]
-    return _Chunk(histories=histories, user_ids=user_ids, vectors=vectors, exclude=exclude)
+    parts = ml_adapter.user_rating_parts(scorer, histories)
+    return _Chunk(
+        histories=histories, user_ids=user_ids, vectors=vectors, rating_parts=parts, exclude=exclude
+    )
 
 
-def _finish(scorer: Scorer, chunk: _Chunk, top: Recommendations) -> list[ListRow]:
-    """The chunk's lists: its top-n with a reason for each of the first picks."""
+def _score(scorer: Scorer, chunk: _Chunk, n: int) -> _Scored:
+    """The chunk's top-n and their stars: the matrix products and selections (numpy, GIL released)."""
+    top = scorer.recommend_vectors(chunk.vectors, n, exclude=chunk.exclude)
+    stars = ml_adapter.list_stars(scorer, chunk.rating_parts, n, exclude=chunk.exclude)
+    return _Scored(top=top, stars=stars)
+
+
+def _finish(scorer: Scorer, chunk: _Chunk, scored: _Scored) -> list[ListRow]:
+    """The chunk's lists: its top-n with their stars, and a reason for each of the first picks."""
+    top = scored.top
     reasons = _reasons(scorer, chunk.histories, chunk.user_ids, top.items)
     lengths = (top.items >= 0).sum(axis=1).tolist()  # padding (-1) only ever follows real picks
     return [
@@ -117,6 +138,7 @@ def _finish(scorer: Scorer, chunk: _Chunk, top: Recommendations) -> list[ListRow
             movie_ids=top.items[k, : lengths[k]],
             scores=top.scores[k, : lengths[k]],
             reasons=reasons[k],
+            stars=scored.stars[k, : lengths[k]] if scored.stars is not None else None,
         )
         for k, user_id in enumerate(chunk.user_ids.tolist())
     ]
@@ -125,9 +147,10 @@ def _finish(scorer: Scorer, chunk: _Chunk, top: Recommendations) -> list[ListRow
 def _lists_for(
     scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarray], n: int
 ) -> list[ListRow]:
-    """Top-n with reasons for every user in ``histories`` (sorted by user), excluding rated and hidden."""
+    """Top-n with stars and reasons for every user in ``histories`` (sorted by user), excluding rated and
+    hidden movies."""
     chunk = _prepare(scorer, histories, hidden)
-    return _finish(scorer, chunk, scorer.recommend_vectors(chunk.vectors, n, exclude=chunk.exclude))
+    return _finish(scorer, chunk, _score(scorer, chunk, n))
 
 
 def _slice(data: RatingArrays, lo: int, hi: int) -> RatingArrays:
@@ -190,8 +213,8 @@ def lists_compute_and_write(
         parts = (boundaries[i : i + chunk_users] for i in range(0, len(boundaries), chunk_users))
         return [_prepare(scorer, _slice(ratings, part[0][0], part[-1][1]), hidden) for part in parts]
 
-    def score(chunks: list[_Chunk]) -> list[Recommendations]:
-        return [scorer.recommend_vectors(c.vectors, n, exclude=c.exclude) for c in chunks]
+    def score(chunks: list[_Chunk]) -> list[_Scored]:
+        return [_score(scorer, c, n) for c in chunks]
 
     written = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh-score") as helper:
@@ -199,11 +222,11 @@ def lists_compute_and_write(
         pending = helper.submit(score, current)
         for k in range(len(loads)):
             following = prepare(k + 1) if k + 1 < len(loads) else None  # while range k is scored
-            tops = pending.result()
+            scored = pending.result()
             if following is not None:
                 pending = helper.submit(score, following)
-            for j, (chunk, top) in enumerate(zip(current, tops, strict=True)):
-                written += lists_write(version_id=version.pk, rows=_finish(scorer, chunk, top))
+            for j, (chunk, done) in enumerate(zip(current, scored, strict=True)):
+                written += lists_write(version_id=version.pk, rows=_finish(scorer, chunk, done))
                 if following is not None or j + 1 < len(current):
                     failpoint("lists-partly-written")  # fault-injection tests: die between two chunks
             current = following or []

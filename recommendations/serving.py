@@ -25,10 +25,11 @@ from catalog.models import Movie
 from catalog.selectors import MovieCard, movie_cards, movies_with_genre_names
 from ml.score import Scorer
 from ratings.models import LIKED_RATING, Rating
-from ratings.selectors import MemberHistory, member_history, user_excluded_movie_ids, user_hidden_ids
+from ratings.selectors import member_history, user_excluded_movie_ids, user_hidden_ids
 
 from . import ml_adapter, registry
-from .lists import list_for_user
+from .fields import stars_tenths
+from .lists import PersistedList, list_for_user
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,6 +53,10 @@ class RecommendationSet:
     #: The picks' movies and the movies that explain them: Movie instances, or with ``cards=True``
     #: the shared, immutable `catalog.selectors.MovieCard`s.
     movies: dict[int, Any] = field(default_factory=dict, compare=False)
+    #: The stars stored with the member's list for these picks (absent: none to show); None when the
+    #: set has no stored stars (a fallback, a model without a star head, a list stored before lists
+    #: kept their stars). `pick_stars` reads them.
+    stars: dict[int, float] | None = None
 
 
 def optional(what: str, compute: Callable[[], T], default: T) -> T:
@@ -73,19 +78,17 @@ def recommendations_for_user(
     n: int = 20,
     genre: str | None = None,
     decade: int | None = None,
-    history: MemberHistory | None = None,
     cards: bool = False,
 ) -> RecommendationSet:
     """Up to ``n`` picks for ``user_id``, optionally only in ``genre`` and the ``decade`` (e.g. 1990).
 
-    ``history`` (`ratings.selectors.member_history`), when the caller has read it, gives the movies to
-    leave out without another query. The picks' movies and the movies that explain them are read in
-    one query, with their genres (`catalog.selectors.movies_with_genre_names`); with ``cards`` they are
-    this process's movie cards instead (`catalog.selectors.movie_cards`, at most
-    ``MOVIE_CARDS_SECONDS`` old: usually no query at all), for callers that only render cards.
+    The picks' movies and the movies that explain them are read in one query, with their genres
+    (`catalog.selectors.movies_with_genre_names`); with ``cards`` they are this process's movie cards
+    instead (`catalog.selectors.movie_cards`, at most ``MOVIE_CARDS_SECONDS`` old: usually no query at
+    all), for callers that only render cards.
     """
     load = _cards if cards else _movies
-    excluded = history.excluded if history is not None else user_excluded_movie_ids(user_id=user_id)
+    excluded = user_excluded_movie_ids(user_id=user_id)
     persisted = list_for_user(user_id=user_id)
     if persisted:
         scores = dict(zip(persisted.movie_ids, persisted.scores, strict=True))
@@ -116,11 +119,35 @@ def recommendations_for_user(
                 generated_at=persisted.generated_at,
                 personal=True,
                 movies=movies,
+                stars=_stored_stars(persisted, picks),
             )
     return _fallback(user_id=user_id, excluded=excluded, n=n, genre=genre, decade=decade, load=load)
 
 
 _Loader = Callable[[list[int]], dict[int, Any]]
+
+
+def _stored_stars(persisted: PersistedList, picks: list[Pick]) -> dict[int, float] | None:
+    """The stars stored with the list for ``picks`` (None when the list has none stored)."""
+    if len(persisted.stars) != len(persisted.movie_ids):
+        return None
+    by_movie = dict(zip(persisted.movie_ids, persisted.stars, strict=True))
+    return {p.movie_id: stars for p in picks if (stars := by_movie[p.movie_id]) is not None}
+
+
+def pick_stars(*, user_id: int, recs: RecommendationSet) -> dict[int, float]:
+    """The stars beside each pick: the ones computed with the member's list and stored with it (so they
+    follow its order: `ml.score.Scorer.list_stars`), else the model's prediction now
+    (`predicted_stars_many`: the same notion, from the member's current ratings). {} when the model
+    cannot answer."""
+    if recs.stars is not None:
+        return recs.stars
+    no_stars: dict[int, float] = {}
+    return optional(
+        "predicted stars",
+        lambda: predicted_stars_many(user_id=user_id, movie_ids=[p.movie_id for p in recs.picks]),
+        no_stars,
+    )
 
 
 def _movies(movie_ids: list[int]) -> dict[int, Any]:
@@ -230,28 +257,25 @@ def movie_similar(*, movie_id: int, n: int = 10, user_id: int | None = None) -> 
     )
 
 
-def predicted_stars_many(
-    *, user_id: int, movie_ids: list[int], history: MemberHistory | None = None
-) -> dict[int, float]:
+def predicted_stars_many(*, user_id: int, movie_ids: list[int]) -> dict[int, float]:
     """The stars the model says the member would give ``movie_ids``, to one decimal: one notion with the
     order of their picks (`ml.score.Scorer.stars`: a movie that would be their k-th pick shows the
     k-th highest star prediction among the movies they have not rated or hidden), so stars never rise
     down a list and a movie shows the same stars on a pick card, a list card and its page. From their
-    current ratings (fold-in). Empty without a model or without ratings. ``history``: the member's
-    ratings and hides when the caller has read them already (`ratings.selectors.member_history`)."""
+    current ratings (fold-in). Empty without a model, for a model without a star head, or without
+    ratings."""
     scorer = active_scorer()
-    if scorer is None or not movie_ids:
+    if scorer is None or not scorer.has_stars or not movie_ids:
         return {}
-    if history is None:
-        history = member_history(user_id=user_id)
+    history = member_history(user_id=user_id)
     if len(history) == 0:
         return {}
     folded = scorer.fold_in(history.movies, history.ratings, history.timestamps)
     if folded.n_ratings == 0:
         return {}
     excluded = np.fromiter(history.excluded, np.int64)
-    stars = scorer.stars(folded, np.asarray(movie_ids, np.int64), exclude=excluded)
-    return {int(m): round(float(s), 1) for m, s in zip(movie_ids, stars, strict=True) if np.isfinite(s)}
+    tenths = stars_tenths(scorer.stars(folded, np.asarray(movie_ids, np.int64), exclude=excluded))
+    return {int(m): t / 10 for m, t in zip(movie_ids, tenths.tolist(), strict=True) if t}
 
 
 def predicted_stars(*, user_id: int, movie_id: int) -> float | None:

@@ -33,12 +33,7 @@ def _pick_cards(recs: serving.RecommendationSet, *, user_id: int) -> list[dict[s
     """The picks as cards, each with the stars the model predicts the member would give it."""
     movies = [recs.movies[p.movie_id] for p in recs.picks if p.movie_id in recs.movies]
     prefetch_related_objects(movies, "genres")
-    no_stars: dict[int, float] = {}
-    stars = serving.optional(
-        "predicted stars",
-        lambda: serving.predicted_stars_many(user_id=user_id, movie_ids=[m.pk for m in movies]),
-        no_stars,
-    )
+    stars = serving.pick_stars(user_id=user_id, recs=recs)
     return [
         {"movie": recs.movies[p.movie_id], "pick": p, "predicted": stars.get(p.movie_id)}
         for p in recs.picks

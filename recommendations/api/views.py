@@ -21,7 +21,7 @@ from catalog.api.views import ID_REGEX
 from catalog.api.views import MovieViewSet as CatalogMovieViewSet
 from catalog.models import Movie
 from catalog.selectors import movie_summary
-from ratings.selectors import member_history, rating_histogram_for_movie, user_movie_marks
+from ratings.selectors import rating_histogram_for_movie, user_movie_marks
 from recommendations import caches, serving
 from recommendations.models import ModelVersion, TrainingRun
 from recommendations.registry import (
@@ -157,24 +157,15 @@ class RecommendationListView(APIView):
         params.is_valid(raise_exception=True)
         user_id = member_id(request)
         slot = caches.answer_slot(request=request, user_id=user_id)
-        # The member's ratings and hidden movies, read once: the exclusions and the predicted stars.
-        history = member_history(user_id=user_id)
         recs = serving.recommendations_for_user(
             user_id=user_id,
             n=params.validated_data["n"],
             genre=params.validated_data.get("genre"),
             decade=params.validated_data.get("decade"),
-            history=history,
             cards=True,
         )
         picks = [p for p in recs.picks if p.movie_id in recs.movies]
-        stars: dict[int, float] = serving.optional(
-            "predicted stars",
-            lambda: serving.predicted_stars_many(
-                user_id=user_id, movie_ids=[p.movie_id for p in picks], history=history
-            ),
-            {},
-        )
+        stars = serving.pick_stars(user_id=user_id, recs=recs)
         # Rendered by hand, in RecommendationListOutputSerializer's shape (the schema; a test keeps the
         # two equal): its nested serializers cost more than the rest of the request.
         body = {

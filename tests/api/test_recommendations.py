@@ -108,25 +108,45 @@ def test_a_model_list_says_which_version_made_it_and_why(member_client, member, 
                 movie_ids=[m.pk for m in ranked],
                 scores=[0.9, 0.8, 0.7, 0.6],
                 reasons={popular[5].pk: liked.pk},
+                stars=[4.34, 4.2, 4.1, float("nan")],
             )
         ],
+    )
+    from recommendations import serving
+
+    def not_called(**kwargs):
+        raise AssertionError("the list's own stars are served")
+
+    monkeypatch.setattr(serving, "predicted_stars_many", not_called)
+    body = member_client.get(RECS, {"n": 10}).json()
+    assert (body["source"], body["model_version_id"], body["personal"]) == ("model", version.pk, True)
+    assert item_ids(body) == [popular[5].pk, popular[9].pk, popular[2].pk]
+    assert [i["rank"] for i in body["items"]] == [1, 2, 3]
+    assert [i["score"] for i in body["items"]] == [0.9, 0.8, 0.6]
+    # stored with the list, to one decimal; a pick the model has no stars for shows none
+    assert [i["predicted_stars"] for i in body["items"]] == [4.3, 4.2, None]
+    assert body["items"][0]["because_movie_id"] == liked.pk
+    assert body["items"][0]["reason"] == f"Because you liked {liked}"
+    assert body["items"][1]["because_movie_id"] is None
+
+
+def test_a_list_stored_without_stars_gets_the_models_stars_now(member_client, member, popular, monkeypatch):
+    version = ModelVersion.objects.create(artifact_path="/nonexistent/v1", data_fingerprint="f")
+    model_version_activate(version_id=version.pk)
+    ranked = [popular[5], popular[9]]
+    lists_write(
+        version_id=version.pk,
+        rows=[ListRow(user_id=member.pk, movie_ids=[m.pk for m in ranked], scores=[0.9, 0.8], reasons={})],
     )
     from recommendations import serving
 
     monkeypatch.setattr(
         serving,
         "predicted_stars_many",
-        lambda *, user_id, movie_ids, history: {m: 4.0 + i / 10 for i, m in enumerate(movie_ids)},
+        lambda *, user_id, movie_ids: {m: 4.0 - i / 10 for i, m in enumerate(movie_ids)},
     )
     body = member_client.get(RECS, {"n": 10}).json()
-    assert (body["source"], body["model_version_id"], body["personal"]) == ("model", version.pk, True)
-    assert item_ids(body) == [popular[5].pk, popular[9].pk, popular[2].pk]
-    assert [i["rank"] for i in body["items"]] == [1, 2, 3]
-    assert [i["score"] for i in body["items"]] == [0.9, 0.8, 0.6]
-    assert [i["predicted_stars"] for i in body["items"]] == [4.0, 4.1, 4.2]
-    assert body["items"][0]["because_movie_id"] == liked.pk
-    assert body["items"][0]["reason"] == f"Because you liked {liked}"
-    assert body["items"][1]["because_movie_id"] is None
+    assert [i["predicted_stars"] for i in body["items"]] == [4.0, 3.9]
 
 
 def test_a_failing_model_extra_leaves_predicted_stars_empty(member_client, popular, monkeypatch):

@@ -1,0 +1,88 @@
+"""The stars a refresh stores with each list: computed for a whole chunk of members at once, each member's
+are exactly what a page computes for that member alone (`Scorer.fold_in`, then `Scorer.stars`, to one
+decimal), they never rise down a list, and a member the model knows none of the ratings of gets none."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml.history import HistoryWeighting
+from ml.score import Scorer
+from recommendations.fields import stars_tenths
+from recommendations.rating_arrays import RatingArrays
+from recommendations.refresh import _lists_for
+
+
+def _scorer(rng: np.random.Generator, n_items: int, dim: int = 8) -> Scorer:
+    output = rng.normal(size=(n_items, dim)).astype(np.float32)
+    arrays = {
+        "user_ids": np.array([], np.int64),
+        "item_ids": np.arange(100, 100 + 3 * n_items, 3, dtype=np.int64),  # sparse external ids
+        "item_embedding": output,
+        "item_output": output,
+        "item_bias": rng.normal(size=n_items).astype(np.float32),
+        "user_vectors": np.zeros((0, dim), np.float32),
+        "rating_item_factors": rng.normal(scale=0.5, size=(n_items, dim)).astype(np.float32),
+        "rating_item_bias": rng.normal(scale=0.3, size=n_items).astype(np.float32),
+        "rating_user_factors": np.zeros((0, dim), np.float32),
+        "rating_user_bias": np.zeros(0, np.float32),
+        "rating_global_mean": np.array(3.5),
+        "rating_l2": np.array(0.05),
+        "rating_bias_l2": np.array(0.01),
+        "rating_range": np.array([0.5, 5.0]),
+    }
+    return Scorer(arrays, HistoryWeighting())
+
+
+def test_stored_stars_are_what_a_page_shows_each_member_alone():
+    rng = np.random.default_rng(3)
+    scorer = _scorer(rng, n_items=80)
+    ids = scorer.items.ids
+    users, movies, stars, stamps = [], [], [], []
+    for user in (4, 9, 10, 31):
+        rated = rng.choice(ids, size=int(rng.integers(1, 30)), replace=False).tolist()
+        if user == 31:
+            rated = [7, 8]  # movies the model does not know (added after it was trained)
+        users += [user] * len(rated)
+        movies += rated
+        stars += rng.choice([0.5, 2.0, 3.5, 4.0, 5.0], size=len(rated)).tolist()
+        stamps += sorted(rng.integers(0, 10**6, size=len(rated)).tolist())
+    histories = RatingArrays(
+        users=np.asarray(users, np.int64),
+        movies=np.asarray(movies, np.int64),
+        ratings=np.asarray(stars, np.float32),
+        timestamps=np.asarray(stamps, np.int64),
+    )
+    hidden = {9: np.array([int(ids[0]), int(ids[1])], np.int64)}
+
+    rows = {row.user_id: row for row in _lists_for(scorer, histories, hidden, n=20)}
+
+    for user in (4, 9, 10):
+        mine = histories.users == user
+        row = rows[user]
+        picks = np.asarray(row.movie_ids)
+        assert row.stars is not None
+        assert len(row.stars) == len(picks) == 20
+        folded = scorer.fold_in(histories.movies[mine], histories.ratings[mine], histories.timestamps[mine])
+        excluded = np.concatenate([histories.movies[mine], hidden.get(user, np.zeros(0, np.int64))])
+        alone = scorer.stars(folded, picks, exclude=excluded)
+        assert stars_tenths(row.stars).tolist() == stars_tenths(alone).tolist()
+        assert (np.diff(np.asarray(row.stars)) <= 1e-6).all()  # never rising down the list
+    assert rows[31].stars is not None
+    assert np.isnan(np.asarray(rows[31].stars)).all()  # no known rating: no stars to show
+
+
+def test_the_batched_fold_in_is_each_members_own_fold_in():
+    rng = np.random.default_rng(5)
+    scorer = _scorer(rng, n_items=50)
+    ids = scorer.items.ids
+    per_user = [rng.choice(ids, size=k, replace=False) for k in (3, 1, 12)]
+    ratings = [rng.choice([1.0, 3.0, 4.5], size=len(m)).astype(np.float32) for m in per_user]
+    rows = np.repeat(np.arange(3), [len(m) for m in per_user])
+    factors, biases = scorer.fold_in_rating_parts(rows, np.concatenate(per_user), np.concatenate(ratings), 4)
+    for k in range(3):
+        alone = scorer.fold_in(per_user[k], ratings[k])
+        np.testing.assert_array_equal(factors[k], alone.rating_factors)
+        assert biases[k] == np.float32(alone.rating_bias)
+    assert not factors[3].any()
+    assert biases[3] == 0

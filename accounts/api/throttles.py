@@ -3,10 +3,11 @@ import, so tests could not change them), and that let requests through when the 
 dead Redis must not turn every API call into a 500. Brute-force protection is django-axes' job.
 
 On Redis (django-redis) a throttle costs one round trip: the requests of the window are a sorted set
-of timestamps, pruned, added to and counted in one MULTI/EXEC (DRF's own reads the history, then writes
-it back: two round trips, and concurrent requests could overwrite each other's). The window is DRF's:
-the requests of the last ``duration`` seconds; a refused request is not counted, as in DRF. Other
-cache backends use DRF's implementation."""
+of timestamps, pruned, counted and (when the request is allowed) added to by one Lua script, atomic in
+the server (DRF's own reads the history, then writes it back: two round trips, and concurrent requests
+could overwrite each other's; the MULTI/EXEC this replaced sent six commands and parsed seven replies).
+The window is DRF's: the requests of the last ``duration`` seconds; a refused request is not counted,
+as in DRF. Other cache backends use DRF's implementation."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import logging
 import secrets
 from typing import Any
 
+from redis.commands.core import Script
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
@@ -46,21 +48,42 @@ class _SettingsRateMixin:
         duration: int = self.duration  # type: ignore[attr-defined]
         key = self.cache.make_key(f"{self.key}:log")  # type: ignore[attr-defined]
         entry = f"{now:.6f}:{secrets.token_hex(4)}"
-        pipe = redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, "-inf", now - duration)
-        pipe.zadd(key, {entry: now})
-        pipe.zcard(key)
-        pipe.zrange(key, 0, 0, withscores=True)
-        pipe.expire(key, duration)
-        _, _, count, oldest, _ = pipe.execute()
+        limit: int = self.num_requests  # type: ignore[attr-defined]
+        allowed, count, oldest = _window_script(redis)(
+            keys=[key], args=[repr(now), duration, limit, entry], client=redis
+        )
         self.now = now
         # DRF's wait() reads the window's requests, newest first; only their number and the oldest matter.
-        self.history = [now] * (count - 1) + [oldest[0][1] if oldest else now]
-        if count > self.num_requests:  # type: ignore[attr-defined]
-            redis.zrem(key, entry)  # refused: not counted
-            self.history.pop(0)
-            return False
-        return True
+        self.history = [now] * (count - 1) + [float(oldest) if oldest else now]
+        return bool(allowed)
+
+
+#: The sliding window in one server-side step: prune what left it, count, add this request unless it is
+#: refused, keep the key as long as the window. Returns {allowed, requests in the window, oldest score}.
+_WINDOW_LUA = """
+local key, now, duration, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - duration)
+local count = redis.call('ZCARD', key)
+local allowed = 0
+if count < limit then
+    redis.call('ZADD', key, now, ARGV[4])
+    count = count + 1
+    allowed = 1
+end
+redis.call('EXPIRE', key, duration)
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return {allowed, count, oldest[2] or false}
+"""
+_window: Script | None = None
+
+
+def _window_script(redis: Any) -> Script:
+    """The window script, registered once per process (redis-py runs it by its digest, loading it into
+    a server that does not know it yet)."""
+    global _window
+    if _window is None:
+        _window = redis.register_script(_WINDOW_LUA)
+    return _window
 
 
 class AnonThrottle(_SettingsRateMixin, AnonRateThrottle):

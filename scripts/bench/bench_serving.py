@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -139,6 +140,13 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"gunicorn did not answer; see {log_path}")
 
 
+def gunicorn_shape() -> dict[str, int]:
+    """The workers and threads `gunicorn.conf.py` gives the server this script starts (the environment's
+    GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults), for the report."""
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return {"workers": int(settings["workers"]), "threads": int(settings["threads"])}
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop the gunicorn this script started (its own process group), and wait for it."""
     try:
@@ -165,7 +173,7 @@ def main() -> int:
         ["redis-cli", "-n", str(CACHE_DB), "FLUSHDB"], capture_output=True
     )  # the benchmark's own cache db
     proc = start_gunicorn(s, work / "gunicorn.log")
-    results: dict[str, Any] = {"members": members, "load_before": load_average(), "runs": [],
+    results: dict[str, Any] = {"members": members, "load_before": load_average(), "runs": [], "gunicorn": gunicorn_shape(),
                                "response_cache_seconds": int(RESPONSE_CACHE_SECONDS)}  # fmt: skip
     try:
         # Warm: every member exactly once (cache misses; not reported as a measurement). This used

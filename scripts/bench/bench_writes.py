@@ -43,7 +43,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench_serving import BASE, HERE, RECS, sql_transactions, start_gunicorn, stop, warm_every_member, wrk
+from bench_serving import (
+    BASE,
+    HERE,
+    RECS,
+    gunicorn_shape,
+    sql_transactions,
+    start_gunicorn,
+    stop,
+    warm_every_member,
+    wrk,
+)
 from common import BROKER_DB, PYTHON, ROOT, VAR, bench_env, load_average, log, sizes, write_json
 
 SAMPLES_PER_MEMBER = 3
@@ -247,7 +257,7 @@ def main() -> int:
     s = sizes(args.quick)
     work = VAR / s.name
     work.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"load_before": load_average()}
+    results: dict[str, Any] = {"load_before": load_average(), "gunicorn": gunicorn_shape()}
     subprocess.run(
         ["redis-cli", "-n", str(BROKER_DB), "FLUSHDB"], capture_output=True
     )  # the benchmark's own broker db

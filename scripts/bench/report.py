@@ -313,8 +313,9 @@ def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[s
             rows.append([f"{x['name']}: `GET {x['path']}`", str(x["connections"]), _n(x["requests_per_second"]),
                          _n(x["p50_ms"], 1), _n(x["p99_ms"], 1), ratio, f"{x['sql_transactions_per_request']:.2f}",
                          str(x["non2xx"]), _load_str(x["load"])])  # fmt: skip
-        out += [f"gunicorn with `gunicorn.conf.py` (production settings: {os.environ.get('GUNICORN_WORKERS', '2')} "
-                f"workers x 4 threads, PostgreSQL, Redis cache), `wrk -t 2 --timeout 2s` on loopback sharing the 2 "
+        shape = serving.get("gunicorn", {"workers": 2, "threads": 4})  # runs before it was recorded: 2 x 4
+        out += [f"gunicorn with `gunicorn.conf.py` (production settings: {shape['workers']} "
+                f"workers x {shape['threads']} threads, PostgreSQL, Redis cache), `wrk -t 2 --timeout 2s` on loopback sharing the 2 "
                 f"cores; {serving['members']:,} distinct members with token auth, chosen at random per request; the "
                 f"cache was warmed by one request per member first ({serving.get('warm_seconds', 0):.0f} s; cached "
                 f"answers kept {serving.get('response_cache_seconds', 300)} s in this run, 300 s in production, so "
@@ -371,7 +372,9 @@ def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[s
                       rows)  # fmt: skip
         lost = writes.get("lost_ratings")
         if isinstance(lost, dict):
-            out += ["", f"One server, one worker, one run (load {_load_str(w['load'])} during the writes). The reads "
+            shape = writes.get("gunicorn", {"workers": 2, "threads": 4})  # runs before it was recorded: 2 x 4
+            out += ["", f"One server ({shape['workers']} gunicorn workers x {shape['threads']} threads), one worker, "
+                    f"one run (load {_load_str(w['load'])} during the writes). The reads "
                     "ran first, with the worker idle; the first-request step makes every cached list and answer "
                     "stale at once (the epoch bump an activation does) and times each member's first request, "
                     f"16 at a time. Lost ratings: {lost['checked']:,} (member, movie) pairs rated, re-rated and "

@@ -10,12 +10,12 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# Two processes per core, two threads each. A process runs one thread at a time (the GIL): with four
-# threads per process, a request back from PostgreSQL or Redis waited for its process's other threads,
-# and the write benchmark's p99 at 32 connections was ~25% higher than with 4 x 2 (the same 8 threads;
-# docs/BENCHMARKS.md, "Writes, round 4"). gunicorn's own advice is 2-4 workers per core.
-workers = int(os.environ.get("GUNICORN_WORKERS", str(2 * len(os.sched_getaffinity(0)))))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# 2 x 4 (docs/BENCHMARKS.md, "Writes, round 4"). 4 workers x 2 threads, the same 8 threads, was
+# measured too: the write benchmark's p99 at 32 connections fell (~165-175 -> ~125-140 ms, fewer threads
+# waiting for each process's GIL), but 16 members' first requests after an activation rose (p99 ~68 ->
+# 105-151 ms, three runs each). Set GUNICORN_WORKERS and GUNICORN_THREADS for a write-heavy load.
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20

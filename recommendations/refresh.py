@@ -86,13 +86,11 @@ def _reasons(
 
 @dataclass(frozen=True)
 class _Chunk:
-    """A chunk of users ready to be scored: their histories, ids, vectors, rating parts (None without a
-    star head) and excluded movies."""
+    """A chunk of users ready to be scored: their histories, ids, vectors and excluded movies."""
 
     histories: RatingArrays
     user_ids: np.ndarray
     vectors: np.ndarray
-    rating_parts: ml_adapter.RatingParts | None
     exclude: list[np.ndarray]
 
 
@@ -105,7 +103,7 @@ class _Scored:
 
 
 def _prepare(scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarray]) -> _Chunk:
-    """User vectors, rating parts and exclusions (rated and hidden movies) of the users in ``histories``."""
+    """User vectors and exclusions (rated and hidden movies) of the users in ``histories``."""
     user_ids, vectors = ml_adapter.user_vectors(scorer, histories)
     slices = {u: (a, b) for u, a, b in _user_slices(histories.users)}
     exclude = [
@@ -114,16 +112,16 @@ def _prepare(scorer: Scorer, histories: RatingArrays, hidden: dict[int, np.ndarr
         )
         for u in user_ids
     ]
-    parts = ml_adapter.user_rating_parts(scorer, histories)
-    return _Chunk(
-        histories=histories, user_ids=user_ids, vectors=vectors, rating_parts=parts, exclude=exclude
-    )
+    return _Chunk(histories=histories, user_ids=user_ids, vectors=vectors, exclude=exclude)
 
 
 def _score(scorer: Scorer, chunk: _Chunk, n: int) -> _Scored:
-    """The chunk's top-n and their stars: the matrix products and selections (numpy, GIL released)."""
+    """The chunk's top-n and their stars (each member's rating-head fold-in, then the stars beside their
+    picks): matrix products and selections, numpy only (the bulk refresh runs this in its helper thread,
+    beside the reads and writes)."""
     top = scorer.recommend_vectors(chunk.vectors, n, exclude=chunk.exclude)
-    stars = ml_adapter.list_stars(scorer, chunk.rating_parts, n, exclude=chunk.exclude)
+    parts = ml_adapter.user_rating_parts(scorer, chunk.histories)
+    stars = ml_adapter.list_stars(scorer, parts, n, exclude=chunk.exclude)
     return _Scored(top=top, stars=stars)
 
 

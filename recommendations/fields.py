@@ -49,7 +49,8 @@ def stars_tenths(values: Iterable[float] | np.ndarray) -> np.ndarray:
     one rounding of predicted stars: stored with a list or computed for a page, they read the same."""
     raw = np.asarray(values, np.float64).ravel()
     finite = np.isfinite(raw)
-    return np.where(finite, np.rint(np.where(finite, raw, 0.0) * 10), 0).astype(STARS)
+    tenths = np.clip(np.rint(np.where(finite, raw, 0.0) * 10), 1, 255)  # 0 is "none"; a byte holds 25.5
+    return np.where(finite, tenths, 0).astype(STARS)
 
 
 def pack_stars(values: Iterable[float] | np.ndarray) -> bytes:

@@ -215,7 +215,10 @@ def _fallback(
 
 
 def active_scorer() -> Scorer | None:
-    version = registry.active_version_ref()
+    return _scorer_of(registry.active_version_ref())
+
+
+def _scorer_of(version: registry.VersionRef | None) -> Scorer | None:
     if version is None:
         return None
     try:
@@ -261,12 +264,37 @@ def predicted_stars_many(*, user_id: int, movie_ids: list[int]) -> dict[int, flo
     """The stars the model says the member would give ``movie_ids``, to one decimal: one notion with the
     order of their picks (`ml.score.Scorer.stars`: a movie that would be their k-th pick shows the
     k-th highest star prediction among the movies they have not rated or hidden), so stars never rise
-    down a list and a movie shows the same stars on a pick card, a list card and its page. From their
-    current ratings (fold-in). Empty without a model, for a model without a star head, or without
-    ratings."""
-    scorer = active_scorer()
-    if scorer is None or not scorer.has_stars or not movie_ids:
+    down a list and a movie shows the same stars on a pick card, a list card and its page. A movie in
+    the member's list (the active version's) shows the stars stored with it, so the two agree by
+    construction; the others are computed from the member's current ratings (fold-in). Empty without
+    a model, for a model without a star head, or without ratings."""
+    version = registry.active_version_ref()
+    scorer = _scorer_of(version)
+    if version is None or scorer is None or not scorer.has_stars or not movie_ids:
         return {}
+    listed = _listed_stars(user_id=user_id, version_id=version.pk)
+    out = {m: stars for m in movie_ids if m in listed and (stars := listed[m]) is not None}
+    rest = [m for m in movie_ids if m not in listed]
+    if rest:
+        out.update(_stars_now(scorer, user_id=user_id, movie_ids=rest))
+    return out
+
+
+def _listed_stars(*, user_id: int, version_id: int) -> dict[int, float | None]:
+    """{movie id: stars stored with it} for the movies of the member's list of ``version_id`` (None: the
+    model has no stars for it); {} when that list has no stars stored."""
+    persisted = list_for_user(user_id=user_id)
+    if (
+        persisted is None
+        or persisted.model_version_id != version_id
+        or len(persisted.stars) != len(persisted.movie_ids)
+    ):
+        return {}
+    return dict(zip(persisted.movie_ids, persisted.stars, strict=True))
+
+
+def _stars_now(scorer: Scorer, *, user_id: int, movie_ids: list[int]) -> dict[int, float]:
+    """`Scorer.stars` on the member's fold-in of their current ratings, to one decimal."""
     history = member_history(user_id=user_id)
     if len(history) == 0:
         return {}

@@ -54,7 +54,13 @@ def test_the_cached_list_and_the_stored_list_read_the_same(
         model_version_activate(version_id=version.pk)
     user = UserFactory()
     ids = [m.pk for m in MovieFactory.create_batch(4)]
-    row = ListRow(user_id=user.pk, movie_ids=ids, scores=[0.4, 0.3, 0.2, 0.1], reasons={ids[1]: ids[0]})
+    row = ListRow(
+        user_id=user.pk,
+        movie_ids=ids,
+        scores=[0.4, 0.3, 0.2, 0.1],
+        reasons={ids[1]: ids[0]},
+        stars=[4.46, 4.25, 3.0, float("nan")],
+    )
     lists_write(version_id=version.pk, rows=[row])
     with django_assert_num_queries(0):
         from_cache = list_for_user(user_id=user.pk)
@@ -65,6 +71,7 @@ def test_the_cached_list_and_the_stored_list_read_the_same(
     assert from_cache is not None
     assert from_cache.movie_ids == ids
     assert from_cache.reasons == {ids[1]: ids[0]}
+    assert from_cache.stars == [4.5, 4.2, 3.0, None]  # as shown: one decimal, half to even; NaN is none
     with django_assert_num_queries(0):
         assert list_for_user(user_id=user.pk) == from_database  # cached again by the database read
 

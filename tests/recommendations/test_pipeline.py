@@ -9,6 +9,7 @@ import pytest
 
 from ratings.models import Rating
 from ratings.services import hidden_add, rating_upsert
+from recommendations import serving
 from recommendations.models import ModelVersion, RecommendationList, TrainingRun
 from recommendations.pipeline import retrain_execute
 from recommendations.refresh import list_refresh_user
@@ -131,6 +132,37 @@ def test_fold_in_personalises_a_new_member_without_retraining(tiny_model, world)
     picks = recommendations_for_user(user_id=newcomer.pk, n=5)
     assert (picks.source, picks.model_version_id, picks.personal) == ("model", version.pk, True)
     assert ModelVersion.objects.count() == 1  # no retrain happened
+
+
+def test_a_picks_stars_are_what_its_movie_page_shows_and_never_rise_down_the_list(tiny_model, world):
+    tiny_model.RECOMMENDATIONS = {
+        **tiny_model.RECOMMENDATIONS,
+        "LIST_LENGTH": 12,
+    }  # shorter than the catalogue
+    run_retrain()
+    member = UserFactory()
+    liked = world.movies["Drama"][:4]
+    for movie, value in zip([*liked, world.movies["Comedy"][0]], [5, 4.5, 4, 4, 1.5], strict=True):
+        rating_upsert(user_id=member.pk, movie_id=movie.pk, value=value)
+    list_refresh_user(user_id=member.pk)
+
+    picks = recommendations_for_user(user_id=member.pk, n=12)
+    assert picks.stars is not None
+    assert all(p.movie_id in picks.stars for p in picks.picks)  # every pick has stars
+    shown = [picks.stars[p.movie_id] for p in picks.picks]
+    assert shown == sorted(shown, reverse=True)
+    # a movie page, a list card: the same stars for the same movie, by construction
+    assert serving.predicted_stars_many(
+        user_id=member.pk, movie_ids=[p.movie_id for p in picks.picks]
+    ) == dict(zip([p.movie_id for p in picks.picks], shown, strict=True))
+    # a movie outside the list: computed now, and no higher
+    # than the list's last pick
+    listed = set(RecommendationList.objects.get(user=member, model_version__is_active=True).movie_ids)
+    rated = {m.pk for m in [*liked, world.movies["Comedy"][0]]}
+    outside = [m.pk for group in world.movies.values() for m in group if m.pk not in listed | rated]
+    assert outside
+    other = serving.predicted_stars_many(user_id=member.pk, movie_ids=outside[:1])
+    assert other[outside[0]] <= min(shown)
 
 
 def test_one_batch_refreshes_every_noted_member_as_one_by_one_would_and_clears_their_notes(tiny_model, world):

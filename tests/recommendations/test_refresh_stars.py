@@ -5,7 +5,9 @@ decimal), they never rise down a list, and a member the model knows none of the 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from ml import score
 from ml.history import HistoryWeighting
 from ml.score import Scorer
 from recommendations.fields import stars_tenths
@@ -72,17 +74,39 @@ def test_stored_stars_are_what_a_page_shows_each_member_alone():
     assert np.isnan(np.asarray(rows[31].stars)).all()  # no known rating: no stars to show
 
 
-def test_the_batched_fold_in_is_each_members_own_fold_in():
+@pytest.mark.parametrize("batch_cells", [4_000_000, 300])  # the default, and a few members per product
+def test_the_batched_fold_in_is_each_members_own_fold_in(monkeypatch, batch_cells):
+    monkeypatch.setattr(score, "_GRAM_BATCH_CELLS", batch_cells)
     rng = np.random.default_rng(5)
     scorer = _scorer(rng, n_items=50)
     ids = scorer.items.ids
-    per_user = [rng.choice(ids, size=k, replace=False) for k in (3, 1, 12)]
-    ratings = [rng.choice([1.0, 3.0, 4.5], size=len(m)).astype(np.float32) for m in per_user]
-    rows = np.repeat(np.arange(3), [len(m) for m in per_user])
-    factors, biases = scorer.fold_in_rating_parts(rows, np.concatenate(per_user), np.concatenate(ratings), 4)
-    for k in range(3):
+    # several members per length group (0, 1, powers of two and one past them), in mixed order
+    lengths = [3, 1, 4, 0, 5, 8, 9, 16, 4, 3, 1, 17, 32, 33, 8, 0]
+    per_user = [rng.choice(ids, size=k, replace=False) for k in lengths]
+    ratings = [rng.choice([1.0, 3.0, 4.5], size=k).astype(np.float32) for k in lengths]
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    factors, biases = scorer.fold_in_rating_parts(
+        rows, np.concatenate(per_user), np.concatenate(ratings), len(lengths) + 1
+    )
+    for k, length in enumerate(lengths):
+        if length == 0:
+            assert not factors[k].any()
+            assert biases[k] == 0
+            continue
         alone = scorer.fold_in(per_user[k], ratings[k])
         np.testing.assert_array_equal(factors[k], alone.rating_factors)
         assert biases[k] == np.float32(alone.rating_bias)
-    assert not factors[3].any()
-    assert biases[3] == 0
+        # and the closed-form ridge in float64, written out: the float32 products cost nothing visible
+        q = scorer.arrays["rating_item_factors"][scorer.items.lookup(per_user[k])[0]].astype(np.float64)
+        design = np.hstack([np.ones((length, 1)), q])
+        resid = (
+            ratings[k]
+            - scorer.global_mean
+            - scorer.arrays["rating_item_bias"][scorer.items.lookup(per_user[k])[0]]
+        )
+        penalty = np.full(design.shape[1], length * float(scorer.arrays["rating_l2"]))
+        penalty[0] = length * float(scorer.arrays["rating_bias_l2"])
+        theta = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ resid)
+        np.testing.assert_allclose(factors[k], theta[1:], atol=1e-4)
+        assert abs(biases[k] - theta[0]) < 1e-4
+    assert not factors[-1].any()  # a member with no rows at all

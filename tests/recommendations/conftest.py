@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from catalog.models import Genre, Movie
+from ml.history import HistoryWeighting
+from ml.score import Scorer
 from ratings.models import Rating
 
 CLUSTERS = ("Action", "Comedy", "Drama")
@@ -118,3 +120,29 @@ def run_on_sqlite(tmp_path: Path, script: str) -> subprocess.CompletedProcess[st
         capture_output=True,
         text=True,
     )
+
+
+def random_scorer(rng: np.random.Generator, n_items: int, dim: int = 8, *, stars: bool = False) -> Scorer:
+    """A numpy Scorer with random item parameters and sparse external ids (100, 103, ...), for tests of
+    what the refresh computes from a scorer; with ``stars`` it has a rating head too."""
+    output = rng.normal(size=(n_items, dim)).astype(np.float32)
+    arrays = {
+        "user_ids": np.array([], np.int64),
+        "item_ids": np.arange(100, 100 + 3 * n_items, 3, dtype=np.int64),
+        "item_embedding": output,
+        "item_output": output,
+        "item_bias": rng.normal(size=n_items).astype(np.float32),
+        "user_vectors": np.zeros((0, dim), np.float32),
+    }
+    if stars:
+        arrays |= {
+            "rating_item_factors": rng.normal(scale=0.5, size=(n_items, dim)).astype(np.float32),
+            "rating_item_bias": rng.normal(scale=0.3, size=n_items).astype(np.float32),
+            "rating_user_factors": np.zeros((0, dim), np.float32),
+            "rating_user_bias": np.zeros(0, np.float32),
+            "rating_global_mean": np.array(3.5),
+            "rating_l2": np.array(0.05),
+            "rating_bias_l2": np.array(0.01),
+            "rating_range": np.array([0.5, 5.0]),
+        }
+    return Scorer(arrays, HistoryWeighting())

@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml.history import HistoryWeighting
 from ml.reasons import choose_reasons, favourites
-from ml.score import Scorer
 from recommendations.rating_arrays import RatingArrays
 from recommendations.refresh import REASONS_PER_LIST, _reasons
 
-
-def _scorer(rng: np.random.Generator, n_items: int, dim: int = 8) -> Scorer:
-    output = rng.normal(size=(n_items, dim)).astype(np.float32)
-    arrays = {
-        "user_ids": np.array([], np.int64),
-        "item_ids": np.arange(100, 100 + 3 * n_items, 3, dtype=np.int64),  # sparse external ids
-        "item_embedding": output,
-        "item_output": output,
-        "item_bias": rng.normal(size=n_items).astype(np.float32),
-        "user_vectors": np.zeros((0, dim), np.float32),
-    }
-    return Scorer(arrays, HistoryWeighting())
+from .conftest import random_scorer
 
 
 def test_chunked_reasons_match_each_member_alone_and_cite_only_their_favourites():
     rng = np.random.default_rng(7)
-    scorer = _scorer(rng, n_items=60)
+    scorer = random_scorer(rng, n_items=60)
     ids = scorer.items.ids
     users, movies, stars, stamps = [], [], [], []
     for user in (11, 12, 15, 20):

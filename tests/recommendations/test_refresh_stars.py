@@ -8,37 +8,16 @@ import numpy as np
 import pytest
 
 from ml import score
-from ml.history import HistoryWeighting
-from ml.score import Scorer
 from recommendations.fields import stars_tenths
 from recommendations.rating_arrays import RatingArrays
 from recommendations.refresh import _lists_for
 
-
-def _scorer(rng: np.random.Generator, n_items: int, dim: int = 8) -> Scorer:
-    output = rng.normal(size=(n_items, dim)).astype(np.float32)
-    arrays = {
-        "user_ids": np.array([], np.int64),
-        "item_ids": np.arange(100, 100 + 3 * n_items, 3, dtype=np.int64),  # sparse external ids
-        "item_embedding": output,
-        "item_output": output,
-        "item_bias": rng.normal(size=n_items).astype(np.float32),
-        "user_vectors": np.zeros((0, dim), np.float32),
-        "rating_item_factors": rng.normal(scale=0.5, size=(n_items, dim)).astype(np.float32),
-        "rating_item_bias": rng.normal(scale=0.3, size=n_items).astype(np.float32),
-        "rating_user_factors": np.zeros((0, dim), np.float32),
-        "rating_user_bias": np.zeros(0, np.float32),
-        "rating_global_mean": np.array(3.5),
-        "rating_l2": np.array(0.05),
-        "rating_bias_l2": np.array(0.01),
-        "rating_range": np.array([0.5, 5.0]),
-    }
-    return Scorer(arrays, HistoryWeighting())
+from .conftest import random_scorer
 
 
 def test_stored_stars_are_what_a_page_shows_each_member_alone():
     rng = np.random.default_rng(3)
-    scorer = _scorer(rng, n_items=80)
+    scorer = random_scorer(rng, n_items=80, stars=True)
     ids = scorer.items.ids
     users, movies, stars, stamps = [], [], [], []
     for user in (4, 9, 10, 31):
@@ -78,7 +57,7 @@ def test_stored_stars_are_what_a_page_shows_each_member_alone():
 def test_the_batched_fold_in_is_each_members_own_fold_in(monkeypatch, batch_cells):
     monkeypatch.setattr(score, "_GRAM_BATCH_CELLS", batch_cells)
     rng = np.random.default_rng(5)
-    scorer = _scorer(rng, n_items=50)
+    scorer = random_scorer(rng, n_items=50, stars=True)
     ids = scorer.items.ids
     # several members per length group (0, 1, powers of two and one past them), in mixed order
     lengths = [3, 1, 4, 0, 5, 8, 9, 16, 4, 3, 1, 17, 32, 33, 8, 0]

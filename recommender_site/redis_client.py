@@ -15,5 +15,5 @@ def redis_client() -> Any | None:
     so that its readers find them."""
     try:
         return get_redis_connection("default", write=True)
-    except NotImplementedError:
+    except NotImplementedError:  # django-redis's own answer for a cache that is not django-redis
         return None

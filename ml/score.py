@@ -277,17 +277,19 @@ class Scorer:
 
     def fold_in_rating_parts(
         self, user_rows: np.ndarray, item_ids: np.ndarray, ratings: np.ndarray, n_users: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rating head's (p_u, b_u) of ``n_users`` users at once, each exactly what `fold_in` gives
-        that user alone: ``user_rows[k]`` (sorted, 0..n_users-1) is the user of rating k. Unknown items
-        are ignored; a user with no known rating gets zeros (`list_stars_of` then shows no stars).
-        Raises ValueError for a model without a star head."""
+        that user alone, and how many of each user's ratings are of movies the model knows:
+        ``user_rows[k]`` (sorted, 0..n_users-1) is the user of rating k. Unknown items are ignored; a
+        user with no known rating gets zeros (and has no stars to show). Raises ValueError for a
+        model without a star head."""
         if not self.has_stars:
             raise ValueError("this model was trained on implicit feedback: it has no star head")
         idx, known = self.items.lookup(item_ids)
         rows = np.asarray(user_rows, np.int64)[known]
         bounds = np.searchsorted(rows, np.arange(n_users + 1), side="left")
-        return self._fold_in_ratings(idx[known], np.asarray(ratings, np.float32)[known], bounds)
+        factors, biases = self._fold_in_ratings(idx[known], np.asarray(ratings, np.float32)[known], bounds)
+        return factors, biases, np.diff(bounds)
 
     # ---------------------------------------------------------------- ranking
     def score_vectors(self, vectors: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -543,8 +545,8 @@ class Scorer:
 
         Only each row's n best values are needed, and the user's own terms (global mean, b_u) and the
         clip to the rating range keep a row's order, so they are applied to those n values only: the
-        block itself is one product plus the item biases (at ML-20M size this halved the stars' part of
-        a member's refresh)."""
+        block itself is one product plus the item biases (at ML-20M size a quarter less time than
+        clipping and shifting the whole block)."""
         indptr, indices = self._exclusions(exclude, len(factors))
         n = min(n, len(self.items))
         out = np.full((len(factors), n), np.nan, np.float32)

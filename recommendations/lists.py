@@ -69,6 +69,13 @@ class PersistedList:
     model_version_id: int
     generated_at: dt.datetime
 
+    def stars_by_movie(self) -> dict[int, float | None] | None:
+        """{movie id: the stars stored beside it (None: none to show)}; None for a list stored without
+        stars."""
+        if len(self.stars) != len(self.movie_ids):
+            return None
+        return dict(zip(self.movie_ids, self.stars, strict=True))
+
 
 # --- Reads ----------------------------------------------------------------------------------------------
 

@@ -145,12 +145,10 @@ def user_rating_parts(scorer: Scorer, histories: RatingArrays) -> RatingParts | 
     if not scorer.has_stars:
         return None
     user_ids, dense_users = np.unique(histories.users, return_inverse=True)
-    factors, biases = scorer.fold_in_rating_parts(
+    factors, biases, known_ratings = scorer.fold_in_rating_parts(
         dense_users, histories.movies, histories.ratings, n_users=len(user_ids)
     )
-    _, known = scorer.items.lookup(histories.movies)
-    rated = np.bincount(dense_users[known], minlength=len(user_ids)) > 0
-    return RatingParts(factors=factors, biases=biases, known=rated)
+    return RatingParts(factors=factors, biases=biases, known=known_ratings > 0)
 
 
 def list_stars(

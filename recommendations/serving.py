@@ -129,9 +129,9 @@ _Loader = Callable[[list[int]], dict[int, Any]]
 
 def _stored_stars(persisted: PersistedList, picks: list[Pick]) -> dict[int, float] | None:
     """The stars stored with the list for ``picks`` (None when the list has none stored)."""
-    if len(persisted.stars) != len(persisted.movie_ids):
+    by_movie = persisted.stars_by_movie()
+    if by_movie is None:
         return None
-    by_movie = dict(zip(persisted.movie_ids, persisted.stars, strict=True))
     return {p.movie_id: stars for p in picks if (stars := by_movie[p.movie_id]) is not None}
 
 
@@ -284,13 +284,9 @@ def _listed_stars(*, user_id: int, version_id: int) -> dict[int, float | None]:
     """{movie id: stars stored with it} for the movies of the member's list of ``version_id`` (None: the
     model has no stars for it); {} when that list has no stars stored."""
     persisted = list_for_user(user_id=user_id)
-    if (
-        persisted is None
-        or persisted.model_version_id != version_id
-        or len(persisted.stars) != len(persisted.movie_ids)
-    ):
+    if persisted is None or persisted.model_version_id != version_id:
         return {}
-    return dict(zip(persisted.movie_ids, persisted.stars, strict=True))
+    return persisted.stars_by_movie() or {}
 
 
 def _stars_now(scorer: Scorer, *, user_id: int, movie_ids: list[int]) -> dict[int, float]:

@@ -64,7 +64,7 @@ def test_the_batched_fold_in_is_each_members_own_fold_in(monkeypatch, batch_cell
     per_user = [rng.choice(ids, size=k, replace=False) for k in lengths]
     ratings = [rng.choice([1.0, 3.0, 4.5], size=k).astype(np.float32) for k in lengths]
     rows = np.repeat(np.arange(len(lengths)), lengths)
-    factors, biases = scorer.fold_in_rating_parts(
+    factors, biases, known = scorer.fold_in_rating_parts(
         rows, np.concatenate(per_user), np.concatenate(ratings), len(lengths) + 1
     )
     for k, length in enumerate(lengths):
@@ -89,3 +89,4 @@ def test_the_batched_fold_in_is_each_members_own_fold_in(monkeypatch, batch_cell
         np.testing.assert_allclose(factors[k], theta[1:], atol=1e-4)
         assert abs(biases[k] - theta[0]) < 1e-4
     assert not factors[-1].any()  # a member with no rows at all
+    assert known.tolist() == [*lengths, 0]

@@ -22,6 +22,7 @@ from catalog.models import Genre, Movie
 from ml.history import HistoryWeighting
 from ml.score import Scorer
 from ratings.models import Rating
+from recommendations.rating_arrays import RatingArrays
 
 CLUSTERS = ("Action", "Comedy", "Drama")
 MOVIES_PER_CLUSTER = 15
@@ -146,3 +147,22 @@ def random_scorer(rng: np.random.Generator, n_items: int, dim: int = 8, *, stars
             "rating_range": np.array([0.5, 5.0]),
         }
     return Scorer(arrays, HistoryWeighting())
+
+
+def random_histories(
+    rng: np.random.Generator, rated: dict[int, list[int]], stars: tuple[float, ...]
+) -> RatingArrays:
+    """The histories of users who rated these movies ({user id: movie ids}), each rating drawn from
+    ``stars``, in time order within each user (sorted by user)."""
+    users, movies, values, stamps = [], [], [], []
+    for user, ids in sorted(rated.items()):
+        users += [user] * len(ids)
+        movies += list(ids)
+        values += rng.choice(stars, size=len(ids)).tolist()
+        stamps += sorted(rng.integers(0, 10**6, size=len(ids)).tolist())
+    return RatingArrays(
+        users=np.asarray(users, np.int64),
+        movies=np.asarray(movies, np.int64),
+        ratings=np.asarray(values, np.float32),
+        timestamps=np.asarray(stamps, np.int64),
+    )

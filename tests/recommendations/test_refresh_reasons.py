@@ -7,29 +7,19 @@ from __future__ import annotations
 import numpy as np
 
 from ml.reasons import choose_reasons, favourites
-from recommendations.rating_arrays import RatingArrays
 from recommendations.refresh import REASONS_PER_LIST, _reasons
 
-from .conftest import random_scorer
+from .conftest import random_histories, random_scorer
 
 
 def test_chunked_reasons_match_each_member_alone_and_cite_only_their_favourites():
     rng = np.random.default_rng(7)
     scorer = random_scorer(rng, n_items=60)
     ids = scorer.items.ids
-    users, movies, stars, stamps = [], [], [], []
-    for user in (11, 12, 15, 20):
-        rated = rng.choice(ids, size=int(rng.integers(3, 25)), replace=False)
-        users += [user] * len(rated)
-        movies += rated.tolist()
-        stars += rng.choice([1.0, 2.5, 4.0, 4.5, 5.0], size=len(rated)).tolist()
-        stamps += sorted(rng.integers(0, 10**6, size=len(rated)).tolist())
-    histories = RatingArrays(
-        users=np.asarray(users, np.int64),
-        movies=np.asarray(movies, np.int64),
-        ratings=np.asarray(stars, np.float32),
-        timestamps=np.asarray(stamps, np.int64),
-    )
+    rated = {
+        u: rng.choice(ids, size=int(rng.integers(3, 25)), replace=False).tolist() for u in (11, 12, 15, 20)
+    }
+    histories = random_histories(rng, rated, (1.0, 2.5, 4.0, 4.5, 5.0))
     user_ids = np.unique(histories.users)
     picks = np.stack([rng.choice(ids, size=40, replace=False) for _ in user_ids])
     picks[2, 35:] = -1  # a shorter list

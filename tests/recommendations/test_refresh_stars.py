@@ -9,31 +9,18 @@ import pytest
 
 from ml import score
 from recommendations.fields import stars_tenths
-from recommendations.rating_arrays import RatingArrays
 from recommendations.refresh import _lists_for
 
-from .conftest import random_scorer
+from .conftest import random_histories, random_scorer
 
 
 def test_stored_stars_are_what_a_page_shows_each_member_alone():
     rng = np.random.default_rng(3)
     scorer = random_scorer(rng, n_items=80, stars=True)
     ids = scorer.items.ids
-    users, movies, stars, stamps = [], [], [], []
-    for user in (4, 9, 10, 31):
-        rated = rng.choice(ids, size=int(rng.integers(1, 30)), replace=False).tolist()
-        if user == 31:
-            rated = [7, 8]  # movies the model does not know (added after it was trained)
-        users += [user] * len(rated)
-        movies += rated
-        stars += rng.choice([0.5, 2.0, 3.5, 4.0, 5.0], size=len(rated)).tolist()
-        stamps += sorted(rng.integers(0, 10**6, size=len(rated)).tolist())
-    histories = RatingArrays(
-        users=np.asarray(users, np.int64),
-        movies=np.asarray(movies, np.int64),
-        ratings=np.asarray(stars, np.float32),
-        timestamps=np.asarray(stamps, np.int64),
-    )
+    rated = {u: rng.choice(ids, size=int(rng.integers(1, 30)), replace=False).tolist() for u in (4, 9, 10)}
+    rated[31] = [7, 8]  # movies the model does not know (added after it was trained)
+    histories = random_histories(rng, rated, (0.5, 2.0, 3.5, 4.0, 5.0))
     hidden = {9: np.array([int(ids[0]), int(ids[1])], np.int64)}
 
     rows = {row.user_id: row for row in _lists_for(scorer, histories, hidden, n=20)}

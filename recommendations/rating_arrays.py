@@ -1,8 +1,8 @@
 """Ratings out of the database as numpy arrays, without building ORM objects.
 
 20M ratings as four int32/float32 arrays take ~320 MB; as model instances they would take tens of GB.
-PostgreSQL streams all ratings (or a range of users) with a binary COPY of the raw columns, parsed by
-numpy in one pass and ordered here; other backends, and reads of a few users, use a cursor.
+PostgreSQL streams the ratings with a binary COPY of the raw columns, parsed by numpy in one pass and
+ordered here; other backends use a cursor.
 """
 
 from dataclasses import dataclass
@@ -43,7 +43,10 @@ def ratings_as_arrays(
     elif user_range is not None:
         where = "WHERE user_id BETWEEN %s AND %s"
         params = [int(user_range[0]), int(user_range[1])]
-    if user_ids is None and pgcopy.available():
+    # COPY for a batch of members too: a fold-in batch of 1,000 members (~155k ratings at ML-20M size)
+    # took 140-200 ms of CPU through the cursor and pandas, 38-46 ms this way; one member 0.7-1.8 ms
+    # against 0.3-0.5 ms (docs/BENCHMARKS.md, "Writes, round 5").
+    if pgcopy.available():
         return _copy_out(f"SELECT id, user_id, movie_id, value, updated_at FROM {table} {where}", params)
     sql = (
         f"SELECT user_id, movie_id, value, {epoch_seconds_sql('updated_at')} AS ts FROM {table} {where} "

@@ -114,8 +114,11 @@ def rating_to_list(token: str, movie_id: int, timeout: float = 30.0) -> float | 
 
 def start_worker(s: Any, env_extra: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     env = bench_env(s, **env_extra)
-    cmd = [str(Path(PYTHON).parent / "celery"), "-A", "recommender_site", "worker", "--queues", "default",
-           "--concurrency", "2", "--hostname", f"bench-{os.getpid()}@%h", "--loglevel", "INFO"]  # fmt: skip
+    # As the Procfile starts it: at the CPU weight of background work (scripts/background.sh), in a
+    # session of its own (so that weight is its session's under the kernel's autogroup scheduling).
+    cmd = [str(ROOT / "scripts" / "background.sh"), str(Path(PYTHON).parent / "celery"), "-A", "recommender_site",
+           "worker", "--queues", "default", "--concurrency", "2", "--hostname", f"bench-{os.getpid()}@%h",
+           "--loglevel", "INFO"]  # fmt: skip
     handle = open(log_path, "wb")  # noqa: SIM115 - the worker writes to it until stop()
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
@@ -126,6 +129,13 @@ def start_worker(s: Any, env_extra: dict[str, str], log_path: Path) -> subproces
         time.sleep(0.5)
     stop(proc)
     raise RuntimeError(f"the Celery worker did not start; see {log_path}")
+
+
+def worker_priority(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The worker's nice and its session's autogroup line (None where the kernel has none), for the report."""
+    group = Path(f"/proc/{proc.pid}/autogroup")
+    return {"nice": os.getpriority(os.PRIO_PROCESS, proc.pid),
+            "autogroup": group.read_text().strip() if group.exists() else None}  # fmt: skip
 
 
 def production_debounce(s: Any) -> float:
@@ -283,6 +293,7 @@ def main() -> int:
     prepare(s, work / "tokens.txt", work / "movies.txt", 0)
     web = start_gunicorn(s, work / "gunicorn-writes.log")
     worker = start_worker(s, {}, work / "worker.log")
+    results["worker_priority"] = worker_priority(worker)
     tokens = work / "tokens.txt"
     try:
         # Reads first, while the worker is idle: the trivial endpoint (the ratios' denominator), the

@@ -9,12 +9,14 @@ import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 from django.db.models import Max, Min
 from django.utils import timezone
+from threadpoolctl import ThreadpoolController
 
 from ml.failpoints import failpoint
 from ml.reasons import choose_reasons, favourites
@@ -295,9 +297,25 @@ def lists_refresh_noted(*, limit: int, older_than: dt.datetime | None = None) ->
     notes = stale_notes_oldest(limit=limit, older_than=older_than)
     if not notes:
         return 0
-    lists_refresh_users(user_ids=list(notes))
+    with _one_blas_thread():
+        lists_refresh_users(user_ids=list(notes))
     stale_notes_clear(notes=notes)
     return len(notes)
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()  # scans the loaded libraries once (0.1 ms a time otherwise)
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """The batches of members who just rated run their products on one OpenBLAS thread. They run beside
+    the web processes at background priority (scripts/background.sh), and a product split over two
+    threads waits for whichever of them is preempted: in 15 s write runs at ML-20M size the worker
+    refreshed about 2,800 members on one thread against about 1,000 on two, with less CPU
+    (docs/BENCHMARKS.md, "Writes, round 5"). Alone on idle cores a batch of 1,000 takes ~15% longer
+    on one thread (0.69 against 0.59 ms a member)."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 def stale_lists_cutoff() -> dt.datetime:

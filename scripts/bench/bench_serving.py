@@ -143,13 +143,15 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
 def gunicorn_shape() -> dict[str, int]:
     """The workers and threads `gunicorn.conf.py` gives the server this script starts (the environment's
     GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults), for the report."""
-    # the file sets OPENBLAS_NUM_THREADS for web processes, not for this script's other children
-    saved = dict(os.environ)
+    # the file sets OPENBLAS_NUM_THREADS for web processes, not for this script's other children, and the
+    # web processes' GIL switch interval, not this script's (its threads time the requests)
+    saved, switch = dict(os.environ), sys.getswitchinterval()
     try:
         settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        sys.setswitchinterval(switch)
     return {"workers": int(settings["workers"]), "threads": int(settings["threads"])}
 
 

@@ -27,11 +27,14 @@ worker_class = "gthread"
 # master, before the workers fork, so every worker inherits it. GUNICORN_SWITCH_INTERVAL in seconds.
 _switch = os.environ.get("GUNICORN_SWITCH_INTERVAL", "0.001")
 try:
-    sys.setswitchinterval(float(_switch))
+    _seconds = float(_switch)
 except ValueError:
+    _seconds = float("nan")
+if not 1e-5 <= _seconds <= 1:  # NaN fails too
     raise SystemExit(
-        f"GUNICORN_SWITCH_INTERVAL must be seconds above 0 (e.g. 0.001), not {_switch!r}"
-    ) from None
+        f"GUNICORN_SWITCH_INTERVAL must be seconds from 0.00001 to 1 (e.g. 0.001), not {_switch!r}"
+    )
+sys.setswitchinterval(_seconds)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5

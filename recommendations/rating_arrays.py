@@ -44,8 +44,8 @@ def ratings_as_arrays(
         where = "WHERE user_id BETWEEN %s AND %s"
         params = [int(user_range[0]), int(user_range[1])]
     # COPY for a batch of members too: a fold-in batch of 1,000 members (~155k ratings at ML-20M size)
-    # took 140-200 ms of CPU through the cursor and pandas, 38-46 ms this way; one member 0.7-1.8 ms
-    # against 0.3-0.5 ms (docs/BENCHMARKS.md, "Writes, round 5").
+    # took 140-200 ms of CPU through the cursor and pandas, 38-46 ms this way; one member's ratings
+    # 0.7-1.8 ms through the cursor, 0.3-0.5 ms this way (docs/BENCHMARKS.md, "Writes, round 5").
     if pgcopy.available():
         return _copy_out(f"SELECT id, user_id, movie_id, value, updated_at FROM {table} {where}", params)
     sql = (

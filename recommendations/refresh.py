@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Max, Min
 from django.utils import timezone
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import get_cached_controller
 
 from ml.failpoints import failpoint
 from ml.reasons import choose_reasons, favourites
@@ -303,19 +303,15 @@ def lists_refresh_noted(*, limit: int, older_than: dt.datetime | None = None) ->
     return len(notes)
 
 
-@functools.cache
-def _blas() -> ThreadpoolController:
-    return ThreadpoolController()  # scans the loaded libraries once (0.1 ms a time otherwise)
-
-
 def _one_blas_thread() -> AbstractContextManager[object]:
     """The batches of members who just rated run their products on one OpenBLAS thread. They run beside
     the web processes at background priority (scripts/background.sh), and a product split over two
     threads waits for whichever of them is preempted: in 15 s write runs at ML-20M size the worker
     refreshed about 2,800 members on one thread against about 1,000 on two, with less CPU
     (docs/BENCHMARKS.md, "Writes, round 5"). Alone on idle cores a batch of 1,000 takes ~15% longer
-    on one thread (0.69 against 0.59 ms a member)."""
-    return _blas().limit(limits=1, user_api="blas")
+    on one thread (0.69 against 0.59 ms a member). The count is the whole process's: right for Celery's
+    prefork and solo pools, where a process runs one task at a time."""
+    return get_cached_controller().limit(limits=1, user_api="blas")  # rescans if a module was imported since
 
 
 def stale_lists_cutoff() -> dt.datetime:

@@ -113,7 +113,7 @@ def rating_to_list(token: str, movie_id: int, timeout: float = 30.0) -> float | 
 
 
 def start_worker(s: Any, env_extra: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    env = bench_env(s, **env_extra)
+    env = bench_env(s, BACKGROUND_AUTOGROUP="1", **env_extra)
     # As the Procfile starts it: at the CPU weight of background work (scripts/background.sh), in a
     # session of its own (so that weight is its session's under the kernel's autogroup scheduling).
     cmd = [str(ROOT / "scripts" / "background.sh"), str(Path(PYTHON).parent / "celery"), "-A", "recommender_site",
@@ -132,10 +132,17 @@ def start_worker(s: Any, env_extra: dict[str, str], log_path: Path) -> subproces
 
 
 def worker_priority(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
-    """The worker's nice and its session's autogroup line (None where the kernel has none), for the report."""
-    group = Path(f"/proc/{proc.pid}/autogroup")
-    return {"nice": os.getpriority(os.PRIO_PROCESS, proc.pid),
-            "autogroup": group.read_text().strip() if group.exists() else None}  # fmt: skip
+    """The worker's nice, its session's autogroup line, whether the kernel schedules by autogroup and the
+    worker's CPU cgroup (autogroups apply in the root one only), for the report (None: not on this kernel)."""
+
+    def read(path: str) -> str | None:
+        file = Path(path)
+        return file.read_text().strip() if file.exists() else None
+
+    cgroups = (read(f"/proc/{proc.pid}/cgroup") or "").splitlines()
+    return {"nice": os.getpriority(os.PRIO_PROCESS, proc.pid), "autogroup": read(f"/proc/{proc.pid}/autogroup"),
+            "autogroup_enabled": read("/proc/sys/kernel/sched_autogroup_enabled"),
+            "cpu_cgroup": next((x for x in cgroups if ":cpu" in x or x.startswith("0::")), None)}  # fmt: skip
 
 
 def production_debounce(s: Any) -> float:
@@ -292,7 +299,7 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables WHERE relname = ANY(%s)", [tables])
     dead = int(cursor.fetchone()[0])
     started = time.perf_counter()
-    cursor.execute("VACUUM (ANALYZE) " + ", ".join(tables))
+    cursor.execute("VACUUM (ANALYZE) " + ", ".join(connection.ops.quote_name(t) for t in tables))
     seconds = time.perf_counter() - started
 print(json.dumps({"server_autovacuum": autovacuum, "tables": tables, "dead_rows_before": dead, "seconds": seconds}))
 """

@@ -1,7 +1,6 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
 import os
-import sys
 
 # A web request multiplies tiny matrices (a member's fold-in: ~100 ratings x a few dozen factors).
 # OpenBLAS would wake its thread pool for each of them, and on shared cores that cost 5-7 ms of the
@@ -18,23 +17,6 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
-# CPython gives the GIL to a waiting thread after 5 ms by default. A request here is short bursts of
-# Python between database and cache round trips, and each return from one waits for the GIL while one of
-# the process's other threads runs. At 1 ms the write benchmark's p99 at 32 connections fell in each of
-# 8 alternating pairs of runs, at the same throughput (quick size: 186/147/143/172 -> 161/114/134/144 ms;
-# ML-20M size: 173/159/184/216 -> 160/133/142/150 ms); the first requests after an activation, longer
-# bursts of CPU, rose in 3 of 4 full-size pairs (p99 95-177 ms against 99-133 ms). Set here in the
-# master, before the workers fork, so every worker inherits it. GUNICORN_SWITCH_INTERVAL in seconds.
-_switch = os.environ.get("GUNICORN_SWITCH_INTERVAL", "0.001")
-try:
-    _seconds = float(_switch)
-except ValueError:
-    _seconds = float("nan")
-if not 1e-5 <= _seconds <= 1:  # NaN fails too
-    raise SystemExit(
-        f"GUNICORN_SWITCH_INTERVAL must be seconds from 0.00001 to 1 (e.g. 0.001), not {_switch!r}"
-    )
-sys.setswitchinterval(_seconds)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5

@@ -140,24 +140,17 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"gunicorn did not answer; see {log_path}")
 
 
-def gunicorn_shape() -> dict[str, float]:
+def gunicorn_shape() -> dict[str, int]:
     """The workers and threads `gunicorn.conf.py` gives the server this script starts (the environment's
     GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults), for the report."""
-    # the file sets OPENBLAS_NUM_THREADS for web processes, not for this script's other children, and the
-    # web processes' GIL switch interval, not this script's (its threads time the requests)
-    saved, switch = dict(os.environ), sys.getswitchinterval()
+    # the file sets OPENBLAS_NUM_THREADS for web processes, not for this script's other children
+    saved = dict(os.environ)
     try:
         settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-        switch_interval = sys.getswitchinterval()
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        sys.setswitchinterval(switch)
-    return {
-        "workers": int(settings["workers"]),
-        "threads": int(settings["threads"]),
-        "switch_interval": switch_interval,
-    }
+    return {"workers": int(settings["workers"]), "threads": int(settings["threads"])}
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

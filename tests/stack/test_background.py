@@ -15,7 +15,7 @@ SCRIPT = str(ROOT / "scripts" / "background.sh")
 # Two lines: the nice, then the session's autogroup line, empty where the process has none (a kernel
 # without autogroups, or a session that never called setsid and so shares init's default group, whose
 # /proc/<pid>/autogroup reads empty: CI starts the test suite in one).
-REPORT = "nice; echo \"group=$(cat /proc/self/autogroup 2>/dev/null)\""
+REPORT = "nice; echo group=$(cat /proc/self/autogroup 2>/dev/null)"  # no quotes: it goes inside '...' below
 
 if not Path("/proc/self/stat").exists():  # pragma: no cover - macOS, BSD
     pytest.skip("no /proc here: the script only applies nice", allow_module_level=True)

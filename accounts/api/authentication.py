@@ -2,18 +2,22 @@
 
 A token that the database has just vouched for is remembered in the cache for a short while
 (``API_TOKEN_CACHE_SECONDS``, never beyond the token's expiry), so that most API requests authenticate
-with one cache read instead of a query. This module owns those entries:
+with one cache read instead of a query. A new token is vouched for once its creation commits (signing
+up, logging in), so that a member's first requests after logging in read the cache too. This module
+owns those entries:
 
   key    auth:token:v1:<digest of the token>   (the digest as the database stores it, never the key)
   value  (user id, username, is_staff, is_superuser, token key prefix, created, expiry), or a tombstone
 
-An entry is only ever added (never overwritten) by a request that knox authenticated from the
-database. Whatever ends or changes access replaces the member's entries with tombstones that outlive
-any entry (a token deleted: revoked, expired, a new password, the account deleted; a token saved: its
-expiry changed; the account saved: deactivated, made staff or not, renamed), so a request that read the database just before the change
-committed cannot cache what it read either; those tokens authenticate from the database until the
-tombstones expire. The member a cached entry yields has only those fields loaded: any other field is
-read from the database when used (Django's deferred fields), and saving it writes only what was loaded.
+An entry is only ever added (never overwritten), after the database vouched for the token as knox
+does: a request knox authenticated from it, or the same read once a new token's creation committed.
+Whatever ends or changes access replaces the member's entries with tombstones that outlive any entry
+(a token deleted: revoked, expired, a new password, the account deleted; a token saved: its expiry
+changed; the account saved: deactivated, made staff or not, renamed), so a request that read the
+database just before the change committed cannot cache what it read either; those tokens
+authenticate from the database until the tombstones expire. The member a cached entry yields has only
+those fields loaded: any other field is read from the database when used (Django's deferred fields),
+and saving it writes only what was loaded.
 A dead cache means authenticating from the database.
 """
 
@@ -26,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -97,6 +101,19 @@ def token_cache_add(token: AuthToken) -> None:
         logger.warning("Token cache unreachable", exc_info=True)
 
 
+def token_cache_vouch(digest: str) -> None:
+    """Remember a token the database holds, when it would authenticate: what a first request would do
+    (the token's row and its member, as knox reads them; expired or inactive: not remembered)."""
+    if _seconds() <= 0:
+        return
+    token = AuthToken.objects.select_related("user").filter(digest=digest).first()
+    if token is None or not token.user.is_active:
+        return
+    if token.expiry is not None and token.expiry <= timezone.now():
+        return
+    token_cache_add(token)
+
+
 def token_cache_revoke(*, digests: Sequence[str]) -> None:
     """These tokens authenticate from the database again, at once, for longer than any entry lives."""
     if not digests or _seconds() <= 0:
@@ -114,7 +131,10 @@ def _on_token_deleted(sender: object, *, instance: AuthToken, **kwargs: object) 
 
 @receiver(post_save, sender=AuthToken, dispatch_uid="accounts.token_cache_on_token_saved")
 def _on_token_saved(sender: object, *, instance: AuthToken, created: bool, **kwargs: object) -> None:
-    if not created:  # e.g. its expiry changed in the admin
+    if created:  # read back once committed: a rolled-back token is never remembered
+        digest = instance.digest
+        transaction.on_commit(lambda: token_cache_vouch(digest), robust=True)
+    else:  # e.g. its expiry changed in the admin
         token_cache_revoke(digests=[instance.digest])
 
 

@@ -4,15 +4,16 @@ changes access takes effect at once all the same (`accounts.api.authentication`)
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import tokens_revoke, user_password_change
 
-from .support import error_of, token_client
+from .support import PASSWORD, error_of, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +95,54 @@ def test_the_member_from_the_cache_loads_other_fields_on_use_and_saves_only_what
     cached.user.save()
     stored = User.objects.get(pk=member.pk)
     assert (stored.first_name, stored.password, stored.email) == ("Al", member.password, member.email)
+
+
+def test_a_token_from_logging_in_is_vouched_for_once_committed(
+    anon, member, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = anon.post("/api/v1/auth/token/", {"username": member.username, "password": PASSWORD})
+    assert response.status_code == 200
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert token_queries(client) == (200, [])  # the first request after logging in reads the cache
+
+
+def test_a_new_token_that_would_not_authenticate_is_not_remembered(
+    member, django_capture_on_commit_callbacks
+):
+    from accounts.api.authentication import token_cache_read
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expired, _ = AuthToken.objects.create(user=member, expiry=dt.timedelta(seconds=-1))
+    assert token_cache_read(expired.digest) is None
+
+    member.is_active = False
+    member.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        inactive, _ = AuthToken.objects.create(user=member)
+    assert token_cache_read(inactive.digest) is None
+
+
+def test_a_token_rolled_back_or_revoked_before_its_commit_is_not_remembered(
+    member, django_capture_on_commit_callbacks
+):
+    from accounts.api.authentication import token_cache_read
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                rolled_back, _ = AuthToken.objects.create(user=member)
+                raise RuntimeError("the request failed after creating its token")
+        except RuntimeError:
+            pass
+    assert callbacks == []
+    assert token_cache_read(rolled_back.digest) is None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        token, key = AuthToken.objects.create(user=member)
+        tokens_revoke(user_id=member.pk)  # deleted in the same transaction: a tombstone, then the vouch
+    assert token_cache_read(token.digest) is None
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(ME).status_code == 401

@@ -32,6 +32,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from typing import Any
 from bench_serving import (
     BASE,
     HERE,
+    PORT,
     RECS,
     gunicorn_shape,
     sql_transactions,
@@ -260,6 +263,57 @@ def lost_ratings(tokens: list[str], movie_ids: list[int], per_member: int = 20) 
     return {"checked": len(expected), "lost": lost, "errors": len(errors), "error_samples": errors[:3]}
 
 
+def write_run(s: Any, tokens: Path, movies: Path, *, tokens_cached: int) -> dict[str, Any]:
+    """PUT ratings at 32 connections for `write_seconds`: each a random member of `tokens` rating a
+    random movie of `movies` (scripts/bench/wrk_rate.lua)."""
+    env_files = dict(os.environ, TOKENS_FILE=str(tokens), MOVIES_FILE=str(movies))
+    cmd = ["wrk", "-t", "2", "-c", "32", "-d", f"{s.write_seconds}s", "--timeout", "5s", "-s",
+           str(HERE / "wrk_rate.lua"), BASE + "/"]  # fmt: skip
+    with subprocess.Popen(
+        cmd, env=env_files, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as wrk_:
+        time.sleep(min(3.0, s.write_seconds / 2))
+        split = connections_per_process()
+        stdout, _ = wrk_.communicate(timeout=s.write_seconds + 60)
+    run: dict[str, Any] = json.loads(next(x for x in reversed(stdout.splitlines()) if x.startswith("{")))
+    run["ratings_per_second"] = run["requests"] / (run["duration_us"] / 1e6)
+    members = len(tokens.read_text().split())
+    run.update(p50_ms=run["p50_us"] / 1000, p99_ms=run["p99_us"] / 1000, connections=32, load=load_average(),
+               members=members, tokens_cached_at_start=tokens_cached, connections_per_worker=split)  # fmt: skip
+    log(f"writes ({tokens_cached:,} of {members:,} tokens cached; connections per gunicorn worker {split}): "
+        f"{run['ratings_per_second']:.0f} ratings/s, p99 {run['p99_ms']:.0f} ms, non-2xx {run['non2xx']}")  # fmt: skip
+    return run
+
+
+def connections_per_process() -> list[int]:
+    """How the load generator's connections are spread over the gunicorn workers, largest first: each
+    worker accepts for itself, so a burst of new connections can split unevenly (one process, one GIL,
+    then carries most of the load for the whole run)."""
+    done = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{PORT} )"],
+                          capture_output=True, text=True)  # fmt: skip
+    pids = re.findall(r"pid=(\d+)", done.stdout)
+    return sorted(Counter(pids).values(), reverse=True)
+
+
+def cached_tokens(s: Any, tokens: Path) -> int:
+    """How many of these tokens the token cache vouches for now (accounts.api.authentication)."""
+    code = f"""
+from knox.crypto import hash_token
+from accounts.api.authentication import token_cache_read
+keys = open({str(tokens)!r}).read().split()
+print(sum(token_cache_read(hash_token(k)) is not None for k in keys))
+"""
+    return int(django_run(s, code))
+
+
+def forget_tokens(s: Any) -> int:
+    """Drop every token entry from the cache, as API_TOKEN_CACHE_SECONDS of idleness would; returns how
+    many there were."""
+    return int(
+        django_run(s, "from django.core.cache import cache\nprint(cache.delete_pattern('auth:token:v1:*'))")
+    )
+
+
 def stale_backlog(s: Any, timeout: float = 120.0) -> dict[str, Any]:
     """Members still noted stale when the write run ends, and the seconds until the worker has refreshed
     them all: whether the worker kept up with the writes, or how far it fell behind."""
@@ -326,6 +380,7 @@ def main() -> int:
     )  # the benchmark's own broker db
 
     prepare(s, work / "tokens.txt", work / "movies.txt", 0)
+    tokens_made = time.monotonic()
     results["vacuum_before"] = vacuum_write_tables(s)
     log(f"vacuumed before the runs: {results['vacuum_before']}")
     web = start_gunicorn(s, work / "gunicorn-writes.log")
@@ -355,26 +410,24 @@ def main() -> int:
         )
         log(f"first request after an activation: p99 {results['first_after_activation']['p99_ms']:.0f} ms")
 
-        env_files = dict(os.environ, TOKENS_FILE=str(tokens), MOVIES_FILE=str(work / "movies.txt"))
-        cmd = ["wrk", "-t", "2", "-c", "32", "-d", f"{s.write_seconds}s", "--timeout", "5s", "-s",
-               str(HERE / "wrk_rate.lua"), BASE + "/"]  # fmt: skip
-        done = subprocess.run(
-            cmd, env=env_files, capture_output=True, text=True, timeout=s.write_seconds + 60
-        )
-        run = json.loads(next(x for x in reversed(done.stdout.splitlines()) if x.startswith("{")))
-        run["ratings_per_second"] = run["requests"] / (run["duration_us"] / 1e6)
-        run.update(
-            p50_ms=run["p50_us"] / 1000, p99_ms=run["p99_us"] / 1000, connections=32, load=load_average()
-        )
-        results["writes"] = run
-        log(
-            f"writes: {run['ratings_per_second']:.0f} ratings/s, p99 {run['p99_ms']:.0f} ms, non-2xx {run['non2xx']}"
-        )
+        # The members rate with the tokens they got when they logged in (made above, a few minutes ago:
+        # the token cache vouched for each as its creation committed), as members in a session do ...
+        results["writes"] = write_run(s, tokens, work / "movies.txt", tokens_cached=cached_tokens(s, tokens))
+        results["writes"]["tokens_age_seconds"] = time.monotonic() - tokens_made
         results["stale_backlog"] = stale_backlog(s)
         log(f"stale lists after the writes: {results['stale_backlog']}")
         results["stats_drift_after_writes"] = stats_drift(s)
         # the same server and moment, the worker consuming the writes' refreshes: the cached read path
         results["reads_same_run"] = wrk(RECS, seconds=s.write_seconds, connections=32, tokens=tokens)
+        # ... and again once the cache has forgotten every token, as for members coming back after
+        # API_TOKEN_CACHE_SECONDS: each first rating authenticates from the database (after the
+        # backlog above drained; second on the same database, so any order effect is against it).
+        forgotten = forget_tokens(s)
+        results["writes_cold_tokens"] = write_run(
+            s, tokens, work / "movies.txt", tokens_cached=cached_tokens(s, tokens)
+        )
+        results["writes_cold_tokens"]["token_entries_forgotten"] = forgotten
+        results["stale_backlog_cold_tokens"] = stale_backlog(s)
         movie_ids = [int(x) for x in (work / "movies.txt").read_text().split()]
         results["lost_ratings"] = lost_ratings(keys[:64], movie_ids[:200])
         log(f"lost ratings: {results['lost_ratings']}")

@@ -430,7 +430,7 @@ def main() -> int:
         results["stale_backlog_cold_tokens"] = stale_backlog(s)
         movie_ids = [int(x) for x in (work / "movies.txt").read_text().split()]
         results["lost_ratings_check"] = lost_ratings(keys[:64], movie_ids[:200])
-        log(f"lost ratings: {results['lost_ratings']}")
+        log(f"lost ratings: {results['lost_ratings_check']}")
     finally:
         stop(worker)
         stop(web)

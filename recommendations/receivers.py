@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from knox.models import AuthToken
@@ -56,6 +57,9 @@ def on_user_saved(sender: object, *, instance: Any, created: bool, **kwargs: obj
     if created:
         return
     if not instance.is_active:
-        caches.answers_revoke_users(user_ids=[instance.pk])
+        user_id = instance.pk
+        caches.answers_revoke_users(user_ids=[user_id])
+        # Again once the change commits: a token made meanwhile was not among those revoked above.
+        transaction.on_commit(lambda: caches.answers_revoke_users(user_ids=[user_id]), robust=True)
     else:
         caches.answers_forget_users(user_ids=[instance.pk])

@@ -86,7 +86,8 @@ def _loaded(model: Any, **values: Any) -> Any:
 
 
 def token_cache_add(token: AuthToken) -> None:
-    """Remember a token knox has just authenticated from the database (unless it is tombstoned)."""
+    """Remember a token the database has just vouched for (unless it is tombstoned; never beyond its
+    expiry, so an expired token is not remembered)."""
     seconds = _seconds()
     if token.expiry is not None:
         seconds = min(seconds, int((token.expiry - timezone.now()).total_seconds()))
@@ -103,15 +104,13 @@ def token_cache_add(token: AuthToken) -> None:
 
 def token_cache_vouch(digest: str) -> None:
     """Remember a token the database holds, when it would authenticate: what a first request would do
-    (the token's row and its member, as knox reads them; expired or inactive: not remembered)."""
+    (the token's row and its member, as knox reads them; an inactive member's is not remembered, nor,
+    by `token_cache_add`, an expired one)."""
     if _seconds() <= 0:
         return
     token = AuthToken.objects.select_related("user").filter(digest=digest).first()
-    if token is None or not token.user.is_active:
-        return
-    if token.expiry is not None and token.expiry <= timezone.now():
-        return
-    token_cache_add(token)
+    if token is not None and token.user.is_active:
+        token_cache_add(token)
 
 
 def token_cache_revoke(*, digests: Sequence[str]) -> None:
@@ -144,8 +143,16 @@ def _on_user_saved(
 ) -> None:
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # a log-in's timestamp changes nothing a cached entry holds
+    user_id = instance.pk
+    _revoke_member_tokens(user_id)
+    # Again once the change commits: a token made meanwhile (a log-in racing a deactivation) was not
+    # among those found above, and its vouch may have read the member as they were before the change.
+    transaction.on_commit(lambda: _revoke_member_tokens(user_id), robust=True)
+
+
+def _revoke_member_tokens(user_id: int) -> None:
     token_cache_revoke(
-        digests=list(AuthToken.objects.filter(user_id=instance.pk).values_list("digest", flat=True))
+        digests=list(AuthToken.objects.filter(user_id=user_id).values_list("digest", flat=True))
     )
 
 

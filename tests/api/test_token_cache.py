@@ -124,6 +124,26 @@ def test_a_new_token_that_would_not_authenticate_is_not_remembered(
     assert token_cache_read(inactive.digest) is None
 
 
+def test_a_log_in_racing_a_deactivation_is_not_remembered_once_the_deactivation_commits(
+    member, django_capture_on_commit_callbacks
+):
+    """A log-in commits its token while the deactivation's transaction is still open: the token was not
+    among those the deactivation tombstoned, and its vouch read the member as still active."""
+    from accounts.api.authentication import token_cache_add, token_cache_read
+
+    with django_capture_on_commit_callbacks(execute=True):
+        member.is_active = False
+        member.save()  # the deactivation's transaction, not yet committed
+        token, key = AuthToken.objects.create(user=member)
+        token.user.is_active = True  # what the racing vouch read before the deactivation committed
+        token_cache_add(token)
+        assert token_cache_read(token.digest) is not None
+    assert token_cache_read(token.digest) is None  # tombstoned once the deactivation committed
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(ME).status_code == 401
+
+
 def test_a_token_rolled_back_or_revoked_before_its_commit_is_not_remembered(
     member, django_capture_on_commit_callbacks
 ):

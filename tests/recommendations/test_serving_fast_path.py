@@ -198,6 +198,21 @@ def test_a_deactivated_account_gets_no_cached_answer(movies, version):
     assert client.get(RECS).status_code == 401
 
 
+def test_a_token_made_while_its_account_was_being_deactivated_gets_no_cached_answer(
+    movies, version, django_capture_on_commit_callbacks
+):
+    from recommendations import caches as recs_caches
+
+    alice = UserFactory.create(username="alice")
+    write_list(version, alice, movies[:5])
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.is_active = False
+        alice.save()  # the deactivation's transaction, not yet committed
+        token, _key = AuthToken.objects.create(user=alice)  # a log-in racing it
+        cache.set(recs_caches._auth_key(token.digest), (alice.pk, "g1"))  # its answer slot, read meanwhile
+    assert cache.get(recs_caches._auth_key(token.digest)) == "revoked"
+
+
 def test_an_answer_computed_while_its_user_changed_is_never_served(movies, version, monkeypatch):
     """The invalidation lands between the generation being pinned and the answer being stored."""
     from recommendations.api import views

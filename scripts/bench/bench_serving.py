@@ -142,7 +142,8 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
 
 def gunicorn_shape() -> dict[str, int]:
     """The workers and threads `gunicorn.conf.py` gives the server this script starts (the environment's
-    GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults), for the report."""
+    GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults) and whether each worker listens on a
+    socket of its own (reuse_port), for the report."""
     # the file sets OPENBLAS_NUM_THREADS for web processes, not for this script's other children
     saved = dict(os.environ)
     try:
@@ -150,7 +151,8 @@ def gunicorn_shape() -> dict[str, int]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return {"workers": int(settings["workers"]), "threads": int(settings["threads"])}
+    return {"workers": int(settings["workers"]), "threads": int(settings["threads"]),
+            "reuse_port": int(bool(settings.get("reuse_port")))}  # fmt: skip
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -15,7 +15,7 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 # spreads new connections over the workers. With one shared socket whichever worker is awake accepts,
 # and a burst of keep-alive connections (a proxy's pool, a load test) stayed split 29/3 between the two
 # workers for as long as it lived, one worker's GIL carrying most of the load: in 7 alternating pairs
-# of write runs at ML-20M size, p99 133-198 ms against 144-301 ms, p50 62-67 against 65-94 ms
+# of write runs at ML-20M size, p99 133-198 ms against 144-301 ms, p50 63-67 against 65-94 ms
 # (docs/BENCHMARKS.md, "Writes, round 6"). GUNICORN_REUSE_PORT=0 turns it off.
 reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") != "0"
 # 2 x 4 (docs/BENCHMARKS.md, "Writes, round 4"). 4 workers x 2 threads, the same 8 threads, was

@@ -52,12 +52,13 @@ def on_starting(server):
     for address in server.cfg.address:
         if not isinstance(address, tuple):  # a unix socket or a file descriptor: nothing to share
             continue
-        family, kind, proto, _name, sockaddr = socket.getaddrinfo(*address, type=socket.SOCK_STREAM)[0]
+        host, port = address[0], address[1]
+        family, kind, proto, _name, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no conflict
             try:
                 probe.bind(sockaddr)
             except OSError as exc:
                 raise SystemExit(
-                    f"Cannot listen on {address[0]}:{address[1]}: {exc.strerror}. Is another server running there?"
+                    f"Cannot listen on {host}:{port}: {exc.strerror}. Is another server running there?"
                 ) from None

@@ -133,11 +133,32 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
         try:
             with urllib.request.urlopen(BASE + "/healthz", timeout=1) as response:
                 if response.status == 200:
+                    every_worker_listening(gunicorn_shape())
                     return proc
         except OSError:
             time.sleep(0.5)
     stop(proc)
     raise RuntimeError(f"gunicorn did not answer; see {log_path}")
+
+
+def every_worker_listening(shape: dict[str, int], timeout: float = 20.0) -> None:
+    """With a socket per worker (reuse_port) each worker binds its own as it boots, maybe after the
+    first one answered: wait for all of them, or a load generator's connections would all land on the
+    first (`ss` lists them; without it, carry on)."""
+    if not shape.get("reuse_port"):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done = subprocess.run(
+                ["ss", "-ltnH", f"( sport = :{PORT} )"], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return
+        if len(done.stdout.splitlines()) >= shape["workers"]:
+            return
+        time.sleep(0.1)
+    log(f"WARNING: not every gunicorn worker listens on :{PORT} after {timeout:.0f} s")
 
 
 def gunicorn_shape() -> dict[str, int]:

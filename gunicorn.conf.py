@@ -1,7 +1,6 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
 import os
-import socket
 
 # A web request multiplies tiny matrices (a member's fold-in: ~100 ratings x a few dozen factors).
 # OpenBLAS would wake its thread pool for each of them, and on shared cores that cost 5-7 ms of the
@@ -11,13 +10,6 @@ import socket
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# One listening socket per worker (SO_REUSEPORT; gunicorn binds one in each worker), so the kernel
-# spreads new connections over the workers. With one shared socket whichever worker is awake accepts,
-# and a burst of keep-alive connections (a proxy's pool, a load test) stayed split 29/3 between the two
-# workers for as long as it lived, one worker's GIL carrying most of the load: in 7 alternating pairs
-# of write runs at ML-20M size, p99 133-198 ms against 144-301 ms, p50 63-67 against 65-94 ms
-# (docs/BENCHMARKS.md, "Writes, round 6"). GUNICORN_REUSE_PORT=0 turns it off.
-reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") != "0"
 # 2 x 4 (docs/BENCHMARKS.md, "Writes, round 4"). 4 workers x 2 threads, the same 8 threads, was
 # measured too: the write benchmark's p99 at 32 connections fell (~165-175 -> ~125-140 ms, fewer threads
 # waiting for each process's GIL), but 16 members' first requests after an activation rose (p99 ~68 ->
@@ -42,23 +34,3 @@ preload_app = True
 # with one, loopback unless FORWARDED_ALLOW_IPS names the proxy's addresses.
 _trusted_proxies = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0") or 0)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ("127.0.0.1,::1" if _trusted_proxies else "")
-
-
-def on_starting(server):
-    """With reuse_port the kernel lets a second server bind a port another one already listens on, and
-    silently shares the connections between them: refuse to start instead, as gunicorn does without it."""
-    if not server.cfg.reuse_port:
-        return
-    for address in server.cfg.address:
-        if not isinstance(address, tuple):  # a unix socket or a file descriptor: nothing to share
-            continue
-        host, port = address[0], address[1]
-        family, kind, proto, _name, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no conflict
-            try:
-                probe.bind(sockaddr)
-            except OSError as exc:
-                raise SystemExit(
-                    f"Cannot listen on {host}:{port}: {exc.strerror}. Is another server running there?"
-                ) from None

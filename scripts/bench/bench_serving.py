@@ -133,7 +133,6 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
         try:
             with urllib.request.urlopen(BASE + "/healthz", timeout=1) as response:
                 if response.status == 200:
-                    every_worker_listening(gunicorn_shape())
                     return proc
         except OSError:
             time.sleep(0.5)
@@ -141,30 +140,9 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"gunicorn did not answer; see {log_path}")
 
 
-def every_worker_listening(shape: dict[str, int], timeout: float = 20.0) -> None:
-    """With a socket per worker (reuse_port) each worker binds its own as it boots, maybe after the
-    first one answered: wait for all of them, or a load generator's connections would all land on the
-    first (`ss` lists them; without it, carry on)."""
-    if not shape.get("reuse_port"):
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done = subprocess.run(
-                ["ss", "-ltnH", f"( sport = :{PORT} )"], capture_output=True, text=True, timeout=10
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return
-        if len(done.stdout.splitlines()) >= shape["workers"]:
-            return
-        time.sleep(0.1)
-    log(f"WARNING: not every gunicorn worker listens on :{PORT} after {timeout:.0f} s")
-
-
 def gunicorn_shape() -> dict[str, int]:
     """The workers and threads `gunicorn.conf.py` gives the server this script starts (the environment's
-    GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults) and whether each worker listens on a
-    socket of its own (reuse_port), for the report."""
+    GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults), for the report."""
     # the file sets OPENBLAS_NUM_THREADS for web processes, not for this script's other children
     saved = dict(os.environ)
     try:
@@ -172,8 +150,7 @@ def gunicorn_shape() -> dict[str, int]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return {"workers": int(settings["workers"]), "threads": int(settings["threads"]),
-            "reuse_port": int(bool(settings.get("reuse_port")))}  # fmt: skip
+    return {"workers": int(settings["workers"]), "threads": int(settings["threads"])}
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -318,9 +318,8 @@ print(sum(token_cache_read(hash_token(k)) is not None for k in keys))
 def forget_tokens(s: Any) -> int:
     """Drop every token entry from the cache, as API_TOKEN_CACHE_SECONDS of idleness would; returns how
     many there were."""
-    return int(
-        django_run(s, "from django.core.cache import cache\nprint(cache.delete_pattern('auth:token:v1:*'))")
-    )
+    code = "from django.core.cache import cache\nfrom accounts.api.authentication import _key\n"
+    return int(django_run(s, code + "print(cache.delete_pattern(_key('*')))"))  # the module owns the key
 
 
 def stale_backlog(s: Any, timeout: float = 120.0) -> dict[str, Any]:
@@ -437,7 +436,7 @@ def main() -> int:
         # ... and again once the cache has forgotten every token, as for members coming back after
         # API_TOKEN_CACHE_SECONDS: each first rating authenticates from the database. It always runs
         # second: after the backlog above drained and the same VACUUM as before the first.
-        results["vacuum_before_cold_tokens"] = vacuum_write_tables(s)  # as before the first
+        results["vacuum_before_cold_tokens"] = vacuum_write_tables(s)
         forgotten = forget_tokens(s)
         results["writes_cold_tokens"] = write_run(
             s, tokens, work / "movies.txt", tokens_cached=cached_tokens(s, tokens)

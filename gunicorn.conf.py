@@ -16,7 +16,12 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 # 105-151 ms, three runs each). Set GUNICORN_WORKERS and GUNICORN_THREADS for a write-heavy load.
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+# gunicorn's gthread worker that spreads kept-alive connections evenly over the workers (one shared
+# socket, each worker holding back from accepting while it holds more than its share):
+# recommender_site/gunicorn_worker.py says why. GUNICORN_WORKER_CLASS=gthread is gunicorn's own.
+worker_class = os.environ.get(
+    "GUNICORN_WORKER_CLASS", "recommender_site.gunicorn_worker.BalancedThreadWorker"
+)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
@@ -34,3 +39,12 @@ preload_app = True
 # with one, loopback unless FORWARDED_ALLOW_IPS names the proxy's addresses.
 _trusted_proxies = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0") or 0)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ("127.0.0.1,::1" if _trusted_proxies else "")
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker exited (stopped, killed or crashed): the others stop counting its connections."""
+    if worker_class.startswith("recommender_site.gunicorn_worker."):
+        # Imported here: gunicorn loaded it already (it holds the worker class); with another class, unused.
+        from recommender_site.gunicorn_worker import release_worker
+
+        release_worker(worker)

@@ -140,9 +140,10 @@ def start_gunicorn(s: Any, log_path: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"gunicorn did not answer; see {log_path}")
 
 
-def gunicorn_shape() -> dict[str, int]:
-    """The workers and threads `gunicorn.conf.py` gives the server this script starts (the environment's
-    GUNICORN_WORKERS and GUNICORN_THREADS, else its defaults), for the report."""
+def gunicorn_shape() -> dict[str, Any]:
+    """The workers, threads and worker class `gunicorn.conf.py` gives the server this script starts (the
+    environment's GUNICORN_WORKERS, GUNICORN_THREADS and GUNICORN_WORKER_CLASS, else its defaults), for
+    the report."""
     # the file sets OPENBLAS_NUM_THREADS for web processes, not for this script's other children
     saved = dict(os.environ)
     try:
@@ -150,7 +151,8 @@ def gunicorn_shape() -> dict[str, int]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return {"workers": int(settings["workers"]), "threads": int(settings["threads"])}
+    return {"workers": int(settings["workers"]), "threads": int(settings["threads"]),
+            "worker_class": str(settings["worker_class"])}  # fmt: skip
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -378,7 +378,9 @@ def section(results: dict[str, Any], mode: str, plots: dict[str, str]) -> list[s
         lost = writes.get("lost_ratings_check", writes.get("lost_ratings"))  # the latter: runs before 12-05
         if isinstance(lost, dict):
             shape = writes.get("gunicorn", {"workers": 2, "threads": 4})  # runs before it was recorded: 2 x 4
-            out += ["", f"One server ({shape['workers']} gunicorn workers x {shape['threads']} threads), one worker, "
+            worker_class = shape.get("worker_class", "gthread").rsplit(".", 1)[-1]  # before 12-05: gthread
+            out += ["", f"One server ({shape['workers']} gunicorn workers x {shape['threads']} threads, "
+                    f"`{worker_class}`), one worker, "
                     f"one run (load {_load_str(w['load'])} during the writes). The members rate with the "
                     "tokens they got on logging in, which the token cache vouched for as each was made "
                     f"({_n(w.get('tokens_cached_at_start'))} of {_n(w.get('members'))} still cached when the "

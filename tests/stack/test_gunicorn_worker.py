@@ -1,0 +1,206 @@
+"""`recommender_site.gunicorn_worker`: the connection table and the decision to hold back, then the real
+thing, gunicorn with `gunicorn.conf.py` and two workers: a burst of kept-alive connections is spread
+evenly, and a reload (HUP) loses no connection."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recommender_site.gunicorn_worker import STALE_SECONDS, ConnectionTable, over_share
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+# --- the decision and the table ------------------------------------------------------------------
+
+
+def test_a_worker_holds_back_only_above_the_least_loaded_plus_slack():
+    assert not over_share(0, [])  # alone: always accepts
+    assert not over_share(5, [4], slack=1)
+    assert over_share(6, [4], slack=1)
+    assert over_share(3, [9, 1], slack=1)  # the least loaded is what counts
+    assert not over_share(0, [0, 0], slack=0)  # the least loaded never holds back
+
+
+def test_the_table_counts_only_other_live_workers():
+    table = ConnectionTable(slots=4)
+    now = time.monotonic()
+    table.claim(0, 100, now)
+    table.claim(1, 101, now)
+    table.claim(2, 102, now - STALE_SECONDS - 1)  # its loop has not run for too long
+    table.set_count(0, 7)
+    table.set_count(1, 3)
+    table.set_count(2, 0)
+    assert table.others(0, now) == [3]  # not itself, not the stale one, not the free slot 3
+    table.beat(2, now)
+    assert sorted(table.others(0, now)) == [0, 3]
+
+
+def test_only_the_worker_holding_a_slot_frees_it():
+    table = ConnectionTable(slots=2)
+    now = time.monotonic()
+    table.claim(1, 200, now)
+    table.set_count(1, 4)
+    table.release(1, 999)  # an older worker that had the slot before
+    assert table.others(0, now) == [4]
+    table.release(1, 200)
+    assert table.others(0, now) == []
+    assert table.slot_for(5) == 1
+
+
+def test_the_table_is_shared_with_processes_forked_after_it():
+    table = ConnectionTable(slots=2)
+    pid = os.fork()
+    if pid == 0:  # the child: what a gunicorn worker does
+        table.claim(1, os.getpid(), time.monotonic())
+        table.set_count(1, 12)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert table.others(0, time.monotonic()) == [12]
+
+
+# --- gunicorn itself ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def request(sock: socket.socket) -> tuple[str, bool]:
+    """One GET on a kept-alive connection: the pid of the worker that answered, and whether the
+    connection may be used again (a stopping worker answers with ``Connection: close``)."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "connection closed before an answer"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return body.decode(), b"connection: close" not in head.lower()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
+    env.update(
+        GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", GUNICORN_THREADS="4", PYTHONPATH=str(ROOT)
+    )
+    log = tmp_path / "gunicorn.log"  # a file, not a pipe: its access log would fill a pipe nobody reads
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [GUNICORN, "--config", str(ROOT / "gunicorn.conf.py"), "tests.stack.pid_wsgi:app"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        workers: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(workers) < 2:  # both workers booted and answering
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "gunicorn's two workers did not both answer"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                    workers.add(request(sock)[0])
+            except OSError:
+                time.sleep(0.1)
+        yield port, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def burst(port: int, connections: int) -> collections.Counter[str]:
+    """Open ``connections`` at once, one request on each, and hold them all open until every one has
+    been answered (as a client's pool does); how many each worker took."""
+    socks: list[socket.socket] = []
+    pids: list[str] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        pid, _ = request(sock)
+        with lock:
+            socks.append(sock)
+            pids.append(pid)
+
+    threads = [threading.Thread(target=one) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for sock in socks:
+        sock.close()
+    assert len(pids) == connections
+    return collections.Counter(pids)
+
+
+def assert_even(split: collections.Counter[str]) -> None:
+    """Two workers, neither holding more than 4 connections above the other (SLACK is 1; a worker
+    holds back at most HOLD_BACK_SECONDS at a time, which a busy machine can outlast)."""
+    counts = sorted(split.values())
+    assert len(counts) == 2, split
+    assert counts[1] - counts[0] <= 4, split
+
+
+def test_a_burst_of_kept_alive_connections_is_spread_evenly(server):
+    port, _proc = server
+    # gunicorn's own gthread worker split the same bursts 11/21 to 16/16 here (13/19 typically), and the
+    # write benchmark's 32 connections anywhere from 16/16 to 31/1.
+    for _ in range(6):
+        assert_even(burst(port, 32))
+        time.sleep(0.3)  # the workers see the connections closed
+
+
+def test_a_reload_loses_no_connection(server):
+    port, proc = server
+    errors: list[BaseException] = []
+    answered = 0
+    stop = threading.Event()
+
+    def client() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:  # a new connection for every few requests: the reload's new workers must take them
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                    for _ in range(3):
+                        _, keep = request(sock)
+                        answered += 1
+                        if not keep:
+                            break
+            except (OSError, AssertionError) as exc:
+                errors.append(exc)
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for thread in clients:
+        thread.start()
+    time.sleep(1)
+    proc.send_signal(signal.SIGHUP)  # new workers, the old ones finish what they hold and stop
+    time.sleep(4)
+    stop.set()
+    for thread in clients:
+        thread.join()
+    assert answered > 100
+    assert not errors, errors[:3]
+    assert_even(burst(port, 32))  # the new workers balance as the old did

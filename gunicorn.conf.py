@@ -1,6 +1,7 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
 import os
+import sys
 
 # A web request multiplies tiny matrices (a member's fold-in: ~100 ratings x a few dozen factors).
 # OpenBLAS would wake its thread pool for each of them, and on shared cores that cost 5-7 ms of the
@@ -40,11 +41,24 @@ preload_app = True
 _trusted_proxies = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0") or 0)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ("127.0.0.1,::1" if _trusted_proxies else "")
 
+# gunicorn 27's control socket (for gunicornc) is not used here: operators signal the master (HUP,
+# TTIN, TTOU, TERM). Without this, every gunicorn of one user would share one socket path, each taking
+# it over from the last (the benchmark's and the tests' servers beside `make stack`).
+control_socket_disable = True
+
 
 def child_exit(server: object, worker: object) -> None:
-    """A worker exited (stopped, killed or crashed): the others stop counting its connections."""
-    if worker_class.startswith("recommender_site.gunicorn_worker."):
-        # Imported here: gunicorn loaded it already (it holds the worker class); with another class, unused.
-        from recommender_site.gunicorn_worker import release_worker
+    """A worker exited (stopped, killed or crashed; reaped by the master): its connection-table slot
+    is free again (recommender_site/gunicorn_worker.py)."""
+    _release_slot(worker)
 
-        release_worker(worker)
+
+def worker_exit(server: object, worker: object) -> None:
+    """Also called by the master for a worker found gone before it was reaped (then no child_exit)."""
+    _release_slot(worker)
+
+
+def _release_slot(worker: object) -> None:
+    module = sys.modules.get("recommender_site.gunicorn_worker")  # loaded when it is the worker class
+    if module is not None:
+        module.release_worker(worker)

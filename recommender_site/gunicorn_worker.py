@@ -4,16 +4,23 @@ With one listening socket shared by every worker (gunicorn's default), each work
 reaches it first. A client that opens several kept-alive connections at once (a connection pool, a
 proxy, a load generator) can land most of them on one worker, and that split lasts as long as the
 connections do: one worker serves most of the traffic on one core (its GIL) while the other idles.
-The write benchmark saw splits from 16/16 to 31/1 of 32 connections, and its p99 followed the split
-(docs/BENCHMARKS.md, "Writes, round 7").
+The write benchmark saw splits from 16/16 to 31/1 of 32 connections, and its latency followed the
+split (docs/BENCHMARKS.md, "Writes, round 7").
 
 `BalancedThreadWorker` is gunicorn's ``gthread`` worker that publishes how many connections it holds
 in a small table shared by the workers (`ConnectionTable`, made in the master before it forks), and
-stops accepting while it holds more than `SLACK` connections above the least loaded live worker. It
-holds back for at most `HOLD_BACK_SECONDS` at a time, so a connection never waits long for a worker
-even if the table is wrong (a worker killed before the master released its slot); the least loaded
-worker never holds back. The socket stays shared, so reloads and re-execs work as gunicorn's own.
-Set ``worker_class = "gthread"`` to go back to gunicorn's own behaviour.
+stops accepting while it holds more than `SLACK` connections above the least loaded worker that is
+accepting. It holds back for at most `HOLD_BACK_SECONDS` at a time, so a wrong table slows the
+accepting of new connections (about one per `HOLD_BACK_SECONDS` per worker holding back) but never
+stops it; the least loaded worker never holds back. Only new connections are steered: a connection
+stays with the worker that accepted it. The socket stays shared, so reloads and re-execs work as
+gunicorn's own. ``worker_class = "gthread"`` goes back to gunicorn's own behaviour.
+
+A worker is counted only while it is in its loop and accepting: from its first heartbeat (not while
+it boots) until it starts to stop (however it was told to: a signal, ``max_requests``, its parent
+gone). The master gives each worker a slot of its own when it makes it and frees the slot when the
+worker has exited (`release_worker`, gunicorn's ``child_exit`` hook); a worker whose heartbeat is
+older than `STALE_SECONDS` (stuck, or killed and not yet reaped) is not counted either.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ RECHECK_SECONDS = 0.005
 #: A worker whose loop has not run for this long (gunicorn's heartbeat) is not counted: killed, or
 #: stuck, and either way no reason for the others to hold back.
 STALE_SECONDS = 2.0
+#: Workers beyond this many at once run as gunicorn's own gthread worker, unbalanced.
+SLOTS = 64
 
 
 def over_share(mine: int, others: Iterable[int], slack: int = SLACK) -> bool:
@@ -46,38 +55,50 @@ def over_share(mine: int, others: Iterable[int], slack: int = SLACK) -> bool:
 
 class ConnectionTable:
     """Each worker's connection count and heartbeat, in memory shared by the processes forked after
-    it was made. One slot per worker, chosen by gunicorn's worker age; a slot whose pid is 0 is free."""
+    it was made. A slot counts while its pid is set and its heartbeat is fresh. Slots are handed out
+    and taken back by the master only (`take`, `give_back`); a worker writes its own slot only."""
 
-    def __init__(self, slots: int = 64) -> None:
+    def __init__(self, slots: int = SLOTS) -> None:
         self.slots = slots
-        self._memory = mmap.mmap(
-            -1, slots * (2 * ctypes.sizeof(ctypes.c_int) + ctypes.sizeof(ctypes.c_double))
-        )
-        self._pids = (ctypes.c_int * slots).from_buffer(self._memory, 0)
-        self._counts = (ctypes.c_int * slots).from_buffer(self._memory, ctypes.sizeof(self._pids))
-        self._beats = (ctypes.c_double * slots).from_buffer(self._memory, 2 * ctypes.sizeof(self._pids))
+        int_array, double_array = ctypes.c_int * slots, ctypes.c_double * slots
+        self._memory = mmap.mmap(-1, 2 * ctypes.sizeof(int_array) + ctypes.sizeof(double_array))
+        self._pids = int_array.from_buffer(self._memory, 0)
+        self._counts = int_array.from_buffer(self._memory, ctypes.sizeof(int_array))
+        self._beats = double_array.from_buffer(self._memory, 2 * ctypes.sizeof(int_array))
+        self._taken: set[int] = set()  # the master's bookkeeping
 
-    def slot_for(self, age: int) -> int:
-        return age % self.slots
+    def take(self) -> int | None:
+        """A free slot for a worker about to be made (in the master), or None when all are taken."""
+        slot = next((i for i in range(self.slots) if i not in self._taken), None)
+        if slot is not None:
+            self._taken.add(slot)
+            self.leave(slot)
+        return slot
 
-    def claim(self, slot: int, pid: int, now: float) -> None:
+    def give_back(self, slot: int) -> None:
+        """The worker holding ``slot`` has exited (in the master)."""
+        self.leave(slot)
+        self._taken.discard(slot)
+
+    def join(self, slot: int, pid: int) -> None:
+        """The worker counts from its first heartbeat on (a booting worker accepts nothing yet)."""
         self._counts[slot] = 0
-        self._beats[slot] = now
+        self._beats[slot] = 0.0
         self._pids[slot] = pid
 
-    def release(self, slot: int, pid: int) -> None:
-        """Free the slot if ``pid`` still holds it (a newer worker may have taken it over)."""
-        if self._pids[slot] == pid:
-            self._pids[slot] = 0
+    def leave(self, slot: int) -> None:
+        """The worker accepts nothing more: nobody should hold back on its account."""
+        self._pids[slot] = 0
+
+    def publish(self, slot: int, count: int, now: float) -> None:
+        self._counts[slot] = count
+        self._beats[slot] = now
 
     def set_count(self, slot: int, count: int) -> None:
         self._counts[slot] = count
 
-    def beat(self, slot: int, now: float) -> None:
-        self._beats[slot] = now
-
     def others(self, slot: int, now: float) -> list[int]:
-        """The connection counts of the other live workers."""
+        """The connection counts of the other workers that are accepting."""
         pids, counts, beats = self._pids[:], self._counts[:], self._beats[:]
         return [
             counts[i] for i in range(self.slots) if i != slot and pids[i] and now - beats[i] < STALE_SECONDS
@@ -89,26 +110,33 @@ TABLE = ConnectionTable()
 
 
 def release_worker(worker: Any) -> None:
-    """The master's ``child_exit`` hook: a worker that exited (however) is not counted any more."""
-    TABLE.release(TABLE.slot_for(worker.age), worker.pid)
+    """For gunicorn's ``child_exit`` and ``worker_exit`` hooks: the worker has exited (however), its slot
+    is free again. Any worker may be passed; only this module's take slots."""
+    if isinstance(worker, BalancedThreadWorker) and worker.slot is not None:
+        TABLE.give_back(worker.slot)
 
 
 class BalancedThreadWorker(ThreadWorker):
     """gunicorn's ``gthread`` worker that holds back from accepting while it holds more than its share
     of the connections (see the module's docstring)."""
 
-    _slot: int | None = None
     _holding_since: float | None = None
     _connections = 0
     _max_connections = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # In the master, before the fork: the slot is this worker's until the master reaps it.
+        self.slot = TABLE.take()
+        self._counting = False  # in its loop and accepting: its slot counts
+        super().__init__(*args, **kwargs)
+
     def init_process(self) -> None:
-        self._slot = TABLE.slot_for(self.age)
-        TABLE.claim(self._slot, os.getpid(), time.monotonic())
-        TABLE.set_count(self._slot, self._connections)
+        if self.slot is not None:
+            TABLE.join(self.slot, os.getpid())
+            self._counting = True
         super().init_process()  # runs the worker's loop
 
-    # gthread counts its connections in ``nr_conns``: publish every change.
+    # gthread counts its connections in ``nr_conns`` (on its loop's thread only): publish every change.
     @property
     def nr_conns(self) -> int:
         return self._connections
@@ -116,8 +144,8 @@ class BalancedThreadWorker(ThreadWorker):
     @nr_conns.setter
     def nr_conns(self, value: int) -> None:
         self._connections = value
-        if self._slot is not None:
-            TABLE.set_count(self._slot, value)
+        if self._counting and self.slot is not None:
+            TABLE.set_count(self.slot, value)
 
     # gthread accepts while ``nr_conns < worker_connections``, checked once per turn of its loop.
     @property
@@ -128,11 +156,26 @@ class BalancedThreadWorker(ThreadWorker):
     def worker_connections(self, value: int) -> None:
         self._max_connections = value
 
+    def notify(self) -> None:
+        """gunicorn's heartbeat, once per turn of the loop: the slot's too, or its end once the worker
+        stops (``alive`` goes False on a signal, at ``max_requests``, when the parent is gone)."""
+        super().notify()
+        slot = self.slot
+        if slot is None or not self._counting:
+            return
+        if self.alive:
+            TABLE.publish(slot, self._connections, time.monotonic())
+        else:
+            self._counting = False
+            TABLE.leave(slot)
+
     def _holding_back(self) -> bool:
-        if self._slot is None or not self.alive:
+        slot = self.slot
+        if slot is None or not self._counting or not self.alive:
+            self._holding_since = None
             return False
         now = time.monotonic()
-        if not over_share(self._connections, TABLE.others(self._slot, now)):
+        if not over_share(self._connections, TABLE.others(slot, now)):
             self._holding_since = None
             return False
         if self._holding_since is None:
@@ -143,19 +186,6 @@ class BalancedThreadWorker(ThreadWorker):
         return True
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        if self._holding_since is not None:
+        if self._holding_since is not None and self.alive:
             timeout = min(timeout, RECHECK_SECONDS)
         super().wait_for_and_dispatch_events(timeout)
-
-    def notify(self) -> None:
-        super().notify()
-        if self._slot is not None:
-            TABLE.beat(self._slot, time.monotonic())
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        # Stopping: it accepts nothing more, so nobody should hold back on its account, and it writes
-        # nothing more to a slot a new worker may take.
-        if self._slot is not None:
-            TABLE.release(self._slot, os.getpid())
-            self._slot = None
-        super().handle_exit(sig, frame)

@@ -54,7 +54,8 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def worker_exit(server: object, worker: object) -> None:
-    """Also called by the master for a worker found gone before it was reaped (then no child_exit)."""
+    """Called in the worker as it exits (it stops counting), and by the master for a worker found gone
+    before it was reaped (no child_exit then)."""
     _release_slot(worker)
 
 

@@ -10,15 +10,16 @@ split (docs/BENCHMARKS.md, "Writes, round 7").
 `BalancedThreadWorker` is gunicorn's ``gthread`` worker that publishes how many connections it holds
 in a small table shared by the workers (`ConnectionTable`, made in the master before it forks), and
 stops accepting while it holds more than `SLACK` connections above the least loaded worker that is
-accepting. It holds back for at most `HOLD_BACK_SECONDS` at a time, so a wrong table slows the
-accepting of new connections (about one per `HOLD_BACK_SECONDS` per worker holding back) but never
-stops it; the least loaded worker never holds back. Only new connections are steered: a connection
+accepting. It holds back for at most `HOLD_BACK_SECONDS` at a time, then may take one connection
+waiting at that moment, so a wrong table slows the accepting of new connections (about one per
+`HOLD_BACK_SECONDS` per worker holding back) but never stops it; the least loaded worker never holds
+back. Only new connections are steered: a connection
 stays with the worker that accepted it. The socket stays shared, so reloads and re-execs work as
 gunicorn's own. ``worker_class = "gthread"`` goes back to gunicorn's own behaviour.
 
 A worker is counted only while it is in its loop and accepting: from its first heartbeat (not while
 it boots) until it starts to stop (however it was told to: a signal, ``max_requests``, its parent
-gone). The master gives each worker a slot of its own when it makes it and frees the slot when the
+gone) or its loop ends. The master gives each worker a slot of its own when it makes it and frees the slot when the
 worker has exited (`release_worker`, gunicorn's ``child_exit`` hook); a worker whose heartbeat is
 older than `STALE_SECONDS` (stuck, or killed and not yet reaped) is not counted either.
 """
@@ -26,6 +27,7 @@ older than `STALE_SECONDS` (stuck, or killed and not yet reaped) is not counted 
 from __future__ import annotations
 
 import ctypes
+import math
 import mmap
 import os
 import time
@@ -83,7 +85,7 @@ class ConnectionTable:
     def join(self, slot: int, pid: int) -> None:
         """The worker counts from its first heartbeat on (a booting worker accepts nothing yet)."""
         self._counts[slot] = 0
-        self._beats[slot] = 0.0
+        self._beats[slot] = -math.inf  # stale whatever the clock reads
         self._pids[slot] = pid
 
     def leave(self, slot: int) -> None:
@@ -121,13 +123,14 @@ class BalancedThreadWorker(ThreadWorker):
     of the connections (see the module's docstring)."""
 
     _holding_since: float | None = None
+    _above_share = False
     _connections = 0
     _max_connections = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # In the master, before the fork: the slot is this worker's until the master reaps it.
         self.slot = TABLE.take()
-        self._counting = False  # in its loop and accepting: its slot counts
+        self._counting = False  # it writes its slot (which counts from its first heartbeat)
         super().__init__(*args, **kwargs)
 
     def init_process(self) -> None:
@@ -135,6 +138,19 @@ class BalancedThreadWorker(ThreadWorker):
             TABLE.join(self.slot, os.getpid())
             self._counting = True
         super().init_process()  # runs the worker's loop
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:  # a worker that stops with no connection to drain makes no heartbeat after its loop
+            self._stop_counting()
+
+    def is_parent_alive(self) -> bool:
+        """gthread leaves its loop when the master is gone without saying it stops: say it."""
+        parent_alive = bool(super().is_parent_alive())
+        if not parent_alive:
+            self.alive = False
+        return parent_alive
 
     # gthread counts its connections in ``nr_conns`` (on its loop's thread only): publish every change.
     @property
@@ -166,26 +182,35 @@ class BalancedThreadWorker(ThreadWorker):
         if self.alive:
             TABLE.publish(slot, self._connections, time.monotonic())
         else:
+            self._stop_counting()
+
+    def _stop_counting(self) -> None:
+        if self.slot is not None and self._counting:
             self._counting = False
-            TABLE.leave(slot)
+            TABLE.leave(self.slot)
 
     def _holding_back(self) -> bool:
         slot = self.slot
         if slot is None or not self._counting or not self.alive:
-            self._holding_since = None
+            self._holding_since, self._above_share = None, False
             return False
         now = time.monotonic()
-        if not over_share(self._connections, TABLE.others(slot, now)):
+        self._above_share = over_share(self._connections, TABLE.others(slot, now))
+        if not self._above_share:
             self._holding_since = None
             return False
         if self._holding_since is None:
             self._holding_since = now
         elif now - self._holding_since >= HOLD_BACK_SECONDS:
-            self._holding_since = None  # take the next connection, then look again
+            # Held back long enough: listen for one short turn of the loop (a connection waiting now
+            # is taken), then look again.
+            self._holding_since = None
             return False
         return True
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        if self._holding_since is not None and self.alive:
+        # Over its share, a worker looks again soon: to stop holding back as soon as the others have
+        # caught up, and to listen for one short turn only once a hold has run out.
+        if self._above_share and self.alive:
             timeout = min(timeout, RECHECK_SECONDS)
         super().wait_for_and_dispatch_events(timeout)

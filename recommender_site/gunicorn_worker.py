@@ -13,15 +13,16 @@ stops accepting while it holds more than `SLACK` connections above the least loa
 accepting. It holds back for at most `HOLD_BACK_SECONDS` at a time, then may take one connection
 waiting at that moment, so a wrong table slows the accepting of new connections (about one per
 `HOLD_BACK_SECONDS` per worker holding back) but never stops it; the least loaded worker never holds
-back. Only new connections are steered: a connection
-stays with the worker that accepted it. The socket stays shared, so reloads and re-execs work as
-gunicorn's own. ``worker_class = "gthread"`` goes back to gunicorn's own behaviour.
+back. Only new connections are steered: a connection stays with the worker that accepted it. The
+socket stays shared, so reloads and re-execs work as gunicorn's own. ``worker_class = "gthread"``
+goes back to gunicorn's own behaviour.
 
 A worker is counted only while it is in its loop and accepting: from its first heartbeat (not while
 it boots) until it starts to stop (however it was told to: a signal, ``max_requests``, its parent
-gone) or its loop ends. The master gives each worker a slot of its own when it makes it and frees the slot when the
-worker has exited (`release_worker`, gunicorn's ``child_exit`` hook); a worker whose heartbeat is
-older than `STALE_SECONDS` (stuck, or killed and not yet reaped) is not counted either.
+gone) or its loop ends. The master gives each worker a slot of its own when it makes it and frees the
+slot when the worker has exited (`release_worker`, from gunicorn's ``child_exit`` and ``worker_exit``
+hooks); a worker whose heartbeat is older than `STALE_SECONDS` (stuck, or killed and not yet reaped)
+is not counted either.
 """
 
 from __future__ import annotations

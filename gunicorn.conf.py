@@ -1,5 +1,6 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
+import gc
 import os
 import sys
 
@@ -45,6 +46,18 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ("127.0.0.1,::1" 
 # TTIN, TTOU, TERM). Without this, every gunicorn of one user would share one socket path, each taking
 # it over from the last (the benchmark's and the tests' servers beside `make stack`).
 control_socket_disable = True
+
+
+def pre_fork(server: object, worker: object) -> None:
+    """In the master, before each worker forks (at start and for every replacement): move what the
+    master holds (Django, the app, the model: ~139k objects the collector tracks) into the collector's
+    permanent generation, out of reach of every collection in the workers (Python's gc.freeze()). A
+    worker's full collection then walks only what it made itself: it walked all of it every few seconds
+    under load, holding the GIL for up to ~120 ms while the worker's requests waited (docs/BENCHMARKS.md,
+    "Writes, round 8"), and wrote into the pages it shared with the master. The collection first clears
+    the master's own garbage, which would otherwise be frozen with it."""
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server: object, worker: object) -> None:

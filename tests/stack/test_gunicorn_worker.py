@@ -265,8 +265,8 @@ def test_a_new_worker_takes_the_new_connections_until_it_holds_its_share(tmp_pat
 
 def test_no_worker_collects_what_the_master_loaded(tmp_path):
     """gunicorn.conf.py's pre_fork freezes the master's objects before each fork, the first workers' and
-    a later one's: a worker's collections never walk them (they took up to ~120 ms at a time under load
-    with Django and the model loaded)."""
+    a later one's: a worker's collections never walk them (with Django and the model loaded, they took
+    120-240 ms at a time under load)."""
     with gunicorn(tmp_path, workers=1) as (port, proc):
         answers: set[str] = set()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

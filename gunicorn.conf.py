@@ -12,10 +12,10 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# 2 x 4 (docs/BENCHMARKS.md, "Writes, round 4"). 4 workers x 2 threads, the same 8 threads, was
-# measured too: the write benchmark's p99 at 32 connections fell (~165-175 -> ~125-140 ms, fewer threads
-# waiting for each process's GIL), but 16 members' first requests after an activation rose (p99 ~68 ->
-# 105-151 ms, three runs each). Set GUNICORN_WORKERS and GUNICORN_THREADS for a write-heavy load.
+# 2 x 4 (docs/BENCHMARKS.md, "Writes, round 4" and "round 8"). 4 workers x 2 threads, the same 8
+# threads, gave writes a tighter p99 in round 4, before the connections were spread evenly and the
+# master's objects frozen (below); since then it is the worse of the two for writes (p99 158-201 against
+# 122-138 ms), and 16 members' first requests after an activation were slower with it in round 4 too.
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # gunicorn's gthread worker that spreads kept-alive connections evenly over the workers (one shared
@@ -34,7 +34,8 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
-# Load the app once in the master: workers fork with Django and the numpy model already imported.
+# Load the app once in the master: workers fork with Django, numpy and the app already imported (each
+# worker loads the model's arrays itself, on first use).
 preload_app = True
 # gunicorn believes X-Forwarded-Proto (and so tells Django the request was https) only from these
 # peers. The same rule as Django's (settings.base.TRUSTED_PROXY_COUNT): with no trusted proxy, nobody;
@@ -50,7 +51,7 @@ control_socket_disable = True
 
 def pre_fork(server: object, worker: object) -> None:
     """In the master, before each worker forks (at start and for every replacement): move what the
-    master holds (Django, the app, the model: ~139k objects the collector tracks) into the collector's
+    master holds (Django, the app and its libraries: ~139k objects the collector tracks) into the collector's
     permanent generation, out of reach of every collection in the workers (Python's gc.freeze()). A
     worker's full collection then walks only what it made itself: it walked all of it about every 10 s
     under load, holding the GIL for 120-240 ms while the worker's requests waited (docs/BENCHMARKS.md,

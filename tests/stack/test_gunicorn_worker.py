@@ -265,8 +265,9 @@ def test_a_new_worker_takes_the_new_connections_until_it_holds_its_share(tmp_pat
 
 def test_no_worker_collects_what_the_master_loaded(tmp_path):
     """gunicorn.conf.py's pre_fork freezes the master's objects before each fork, the first workers' and
-    a later one's: a worker's collections never walk them (with Django and the model loaded, they took
-    120-240 ms at a time under load)."""
+    a later one's: a worker's collections never walk them (with Django and the app loaded, they took
+    120-240 ms at a time under load). The worker object the master makes for each fork tells a freeze
+    before every fork from one before the first only."""
     with gunicorn(tmp_path, workers=1) as (port, proc):
         answers: set[str] = set()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -274,6 +275,7 @@ def test_no_worker_collects_what_the_master_loaded(tmp_path):
         proc.send_signal(signal.SIGTTIN)  # a worker forked later, after the master ran for a while
         deadline = time.monotonic() + 60
         while len(answers) < 2:
+            assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
             assert time.monotonic() < deadline, f"no second worker answered: {answers}"
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                 answers.add(request(sock, "/gc")[0])

@@ -51,12 +51,12 @@ control_socket_disable = True
 
 def pre_fork(server: object, worker: object) -> None:
     """In the master, before each worker forks (at start and for every replacement): move what the
-    master holds (Django, the app and its libraries: ~139k objects the collector tracks) into the collector's
-    permanent generation, out of reach of every collection in the workers (Python's gc.freeze()). A
-    worker's full collection then walks only what it made itself: it walked all of it about every 10 s
-    under load, holding the GIL for 120-240 ms while the worker's requests waited (docs/BENCHMARKS.md,
-    "Writes, round 8"), and wrote into the pages it shared with the master. The collection first clears
-    the master's own garbage, which would otherwise be frozen with it."""
+    master holds (Django, the app and its libraries: ~139k objects the collector tracks) into the
+    collector's permanent generation, out of reach of every collection in the workers (Python's
+    gc.freeze()). A worker's full collection then walks only what it made itself: it walked all of it
+    about every 10 s under load, holding the GIL for 120-240 ms while the worker's requests waited
+    (docs/BENCHMARKS.md, "Writes, round 8"), and wrote into the pages it shared with the master. The
+    collection first clears the master's own garbage, which would otherwise be frozen with it."""
     gc.collect()
     gc.freeze()
 

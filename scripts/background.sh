@@ -13,15 +13,6 @@
 # in a session of its own (honcho, the benchmark) sets BACKGROUND_AUTOGROUP=1, and the session's own
 # weight is set too, when the session is the worker's alone: led by this script or by the shell that
 # runs it, with no terminal. Nothing else is reniced.
-#
-# On Linux the command also runs under the SCHED_IDLE policy (`chrt --idle 0`; Celery's pool processes
-# inherit it), unless BACKGROUND_SCHED_IDLE=0. The weight decides how a busy CPU is shared; the policy
-# decides who waits when a web process wakes up on a CPU a worker is running on: the kernel preempts
-# an idle-policy task at once for any other, where a task of a low weight otherwise keeps the CPU to
-# the end of its time slice, and the web request with it (docs/BENCHMARKS.md, "Writes, round 9").
-# Where the kernel schedules the worker in a group of its own (its session's autogroup, a container,
-# a systemd unit), the group's weight still gives it its share of a busy CPU. A worker that shares
-# its group with the web processes gets only the CPU they leave.
 set -eu
 
 refuse() {
@@ -34,15 +25,6 @@ case "$level" in
   '' | *[!0-9]* | 0?* | ???*) refuse "$level" ;;
 esac
 [ "$level" -le 19 ] || refuse "$level"
-
-idle_policy="${BACKGROUND_SCHED_IDLE:-1}"
-case "$idle_policy" in
-  0 | 1) ;;
-  *)
-    echo "BACKGROUND_SCHED_IDLE must be 0 or 1, not '$idle_policy'" >&2
-    exit 2
-    ;;
-esac
 
 # /proc/<pid>/stat: "pid (command) state ppid pgrp session tty ..."; the command may hold spaces or
 # parentheses, so the fields are read after its last ") ".
@@ -68,12 +50,5 @@ set_session_weight() {
 
 if [ "${BACKGROUND_AUTOGROUP:-0}" = 1 ] && [ -w /proc/self/autogroup ] && own_session; then
   set_session_weight
-fi
-if [ "$idle_policy" = 1 ] && [ "$(uname -s)" = Linux ]; then
-  # chrt comes with util-linux; a sandbox may refuse the call (seccomp): then only the weight applies.
-  if command -v chrt >/dev/null 2>&1 && chrt --idle 0 true 2>/dev/null; then
-    exec chrt --idle 0 nice -n "$level" "$@"
-  fi
-  echo "background.sh: could not run under SCHED_IDLE (chrt --idle 0); only the CPU weight applies" >&2
 fi
 exec nice -n "$level" "$@"

@@ -135,19 +135,15 @@ def start_worker(s: Any, env_extra: dict[str, str], log_path: Path) -> subproces
 
 
 def worker_priority(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
-    """The worker's nice and scheduling policy, its session's autogroup line, whether the kernel schedules
-    by autogroup and the worker's CPU cgroup (autogroups apply in the root one only), for the report
-    (None: not on this kernel)."""
+    """The worker's nice, its session's autogroup line, whether the kernel schedules by autogroup and the
+    worker's CPU cgroup (autogroups apply in the root one only), for the report (None: not on this kernel)."""
 
     def read(path: str) -> str | None:
         file = Path(path)
         return file.read_text().strip() if file.exists() else None
 
     cgroups = (read(f"/proc/{proc.pid}/cgroup") or "").splitlines()
-    policies = {os.SCHED_OTHER: "SCHED_OTHER", os.SCHED_BATCH: "SCHED_BATCH", os.SCHED_IDLE: "SCHED_IDLE"}
-    policy = os.sched_getscheduler(proc.pid)
-    return {"nice": os.getpriority(os.PRIO_PROCESS, proc.pid), "policy": policies.get(policy, str(policy)),
-            "autogroup": read(f"/proc/{proc.pid}/autogroup"),
+    return {"nice": os.getpriority(os.PRIO_PROCESS, proc.pid), "autogroup": read(f"/proc/{proc.pid}/autogroup"),
             "autogroup_enabled": read("/proc/sys/kernel/sched_autogroup_enabled"),
             "cpu_cgroup": next((x for x in cgroups if ":cpu" in x or x.startswith("0::")), None)}  # fmt: skip
 

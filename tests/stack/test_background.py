@@ -1,15 +1,11 @@
-"""`scripts/background.sh`, which the Procfiles, docker-compose.yml and the write benchmark start the
-Celery workers with: the command runs at the background nice, under the SCHED_IDLE policy (which its
-children inherit) unless that is turned off or cannot be set; with BACKGROUND_AUTOGROUP=1, its session
-(when a launcher made one for it alone) gets the same autogroup weight; bad settings are refused
-before anything runs."""
+"""`scripts/background.sh`, which the Procfiles and the write benchmark start the Celery workers with:
+the command runs at the background nice; with BACKGROUND_AUTOGROUP=1, its session (when a launcher
+made one for it alone) gets the same autogroup weight; a bad level is refused before anything runs."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -88,70 +84,6 @@ def test_a_session_it_does_not_own_keeps_its_weight() -> None:
     assert "could not set" not in done.stderr  # it did not try (init's default group takes no writes)
     assert group == own_group
     assert mine.read_text().strip() == own_group
-
-
-# The scheduling policy of the process that prints it, and of a child it forks (as Celery's prefork
-# pool does).
-POLICY = (
-    "import os; print(os.sched_getscheduler(0), flush=True); "
-    "os.wait() if os.fork() else print(os.sched_getscheduler(0))"
-)
-
-
-def policies(done: subprocess.CompletedProcess[str]) -> list[int]:
-    assert done.returncode == 0, done.stderr
-    return [int(line) for line in done.stdout.split()]
-
-
-def test_the_command_and_its_children_run_under_the_idle_policy() -> None:
-    done = run([SCRIPT, sys.executable, "-c", POLICY], new_session=True, BACKGROUND_AUTOGROUP="1")
-    assert policies(done) == [os.SCHED_IDLE, os.SCHED_IDLE]
-    assert "SCHED_IDLE" not in done.stderr
-
-
-def test_the_idle_policy_can_be_turned_off() -> None:
-    done = run([SCRIPT, sys.executable, "-c", POLICY], new_session=True, BACKGROUND_SCHED_IDLE="0")
-    assert policies(done) == [os.SCHED_OTHER, os.SCHED_OTHER]
-
-
-def test_without_chrt_the_command_still_runs_at_its_nice(tmp_path: Path) -> None:
-    # A PATH holding every tool the script needs but chrt.
-    for tool in ("sh", "cat", "nice", "sleep", "uname"):
-        found = shutil.which(tool)
-        assert found, tool
-        (tmp_path / tool).symlink_to(found)
-    code = "import os; print(os.sched_getscheduler(0)); print(os.getpriority(os.PRIO_PROCESS, 0))"
-    done = run([SCRIPT, sys.executable, "-c", code], new_session=True, PATH=str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    policy, nice = map(int, done.stdout.split())
-    assert policy == os.SCHED_OTHER
-    assert nice == min(19, base_nice() + 10)
-    assert "could not run under SCHED_IDLE" in done.stderr
-
-
-def test_a_chrt_that_refuses_leaves_the_weight_alone(tmp_path: Path) -> None:
-    # As under a sandbox that forbids the call: chrt fails, and the command runs anyway.
-    fake = tmp_path / "chrt"
-    fake.write_text(
-        "#!/bin/sh\necho 'chrt: failed to set pid 0 policy: Operation not permitted' >&2\nexit 1\n"
-    )
-    fake.chmod(0o755)
-    done = run(
-        [SCRIPT, sys.executable, "-c", POLICY],
-        new_session=True,
-        PATH=f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
-    )
-    assert policies(done) == [os.SCHED_OTHER, os.SCHED_OTHER]
-    assert "could not run under SCHED_IDLE" in done.stderr
-
-
-@pytest.mark.parametrize("value", ["yes", "2", " 1"])
-def test_a_bad_idle_setting_is_refused_and_nothing_runs(value: str, tmp_path: Path) -> None:
-    marker = tmp_path / "ran"
-    done = run([SCRIPT, "touch", str(marker)], new_session=True, BACKGROUND_SCHED_IDLE=value)
-    assert done.returncode == 2
-    assert f"BACKGROUND_SCHED_IDLE must be 0 or 1, not '{value}'" in done.stderr
-    assert not marker.exists()
 
 
 @pytest.mark.parametrize("level", ["abc", "25", "-5", "1.5", "010", "99999999999999999999"])

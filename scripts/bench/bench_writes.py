@@ -145,7 +145,14 @@ def worker_priority(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     cgroups = (read(f"/proc/{proc.pid}/cgroup") or "").splitlines()
     return {"nice": os.getpriority(os.PRIO_PROCESS, proc.pid), "autogroup": read(f"/proc/{proc.pid}/autogroup"),
             "autogroup_enabled": read("/proc/sys/kernel/sched_autogroup_enabled"),
-            "cpu_cgroup": next((x for x in cgroups if ":cpu" in x or x.startswith("0::")), None)}  # fmt: skip
+            "cpu_cgroup": next((x for x in cgroups if _controls_cpu(x)), None)}  # fmt: skip
+
+
+def _controls_cpu(line: str) -> bool:
+    """Whether a /proc/<pid>/cgroup line is the CPU controller's: v1's "N:cpu,cpuacct:/path" (not
+    cpuset's), else the unified hierarchy's "0::/path"."""
+    _, controllers, _ = line.split(":", 2)
+    return "cpu" in controllers.split(",") or line.startswith("0::")
 
 
 def production_debounce(s: Any) -> float:

@@ -19,6 +19,10 @@ worker), in one run:
                    production debounce (RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS, default 0.5 s) and with
                    a short one, so the debounce and the work are told apart.
 
+Each write run records what the kernel read from disk meanwhile (`disk_read_mb`): this host pages out
+memory left untouched for about a minute, the database's cached files included (docs/BENCHMARKS.md,
+"Writes, round 9").
+
 The top level of the JSON holds the issue's contract: writes_per_second, trivial_per_second,
 writes_p99_ms, uncached_per_second, uncached_sql_per_request, first_after_activation_p99_ms,
 rating_to_list_p50_s, lost_ratings, stats_drift.
@@ -276,6 +280,7 @@ def write_run(s: Any, tokens: Path, movies: Path, *, tokens_cached: int) -> dict
     env_files = dict(os.environ, TOKENS_FILE=str(tokens), MOVIES_FILE=str(movies))
     cmd = ["wrk", "-t", "2", "-c", "32", "-d", f"{s.write_seconds}s", "--timeout", "5s", "-s",
            str(HERE / "wrk_rate.lua"), BASE + "/"]  # fmt: skip
+    read_before = disk_reads_mb()
     with subprocess.Popen(
         cmd, env=env_files, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as wrk_:
@@ -293,9 +298,11 @@ def write_run(s: Any, tokens: Path, movies: Path, *, tokens_cached: int) -> dict
     run["ratings_per_second"] = run["requests"] / (run["duration_us"] / 1e6)
     members = len(tokens.read_text().split())
     run.update(p50_ms=run["p50_us"] / 1000, p99_ms=run["p99_us"] / 1000, connections=32, load=load_average(),
-               members=members, tokens_cached_at_start=tokens_cached, connections_per_worker=split)  # fmt: skip
+               members=members, tokens_cached_at_start=tokens_cached, connections_per_worker=split,
+               disk_read_mb=disk_reads_mb() - read_before)  # fmt: skip
     log(f"writes ({tokens_cached:,} of {members:,} tokens cached; connections per gunicorn worker {split}): "
-        f"{run['ratings_per_second']:.0f} ratings/s, p99 {run['p99_ms']:.0f} ms, non-2xx {run['non2xx']}")  # fmt: skip
+        f"{run['ratings_per_second']:.0f} ratings/s, p99 {run['p99_ms']:.0f} ms, non-2xx {run['non2xx']}, "
+        f"{run['disk_read_mb']:.0f} MB read from disk")  # fmt: skip
     return run
 
 
@@ -373,6 +380,15 @@ with connection.cursor() as cursor:
 print(json.dumps({"server_autovacuum": autovacuum, "tables": tables, "dead_rows_before": dead, "seconds": seconds}))
 """
     return dict(django_run(s, code))
+
+
+def disk_reads_mb() -> float:
+    """What the kernel has read from block devices so far (/proc/vmstat's pgpgin, in KiB), in MiB."""
+    for line in Path("/proc/vmstat").read_text().splitlines():
+        name, value = line.split()
+        if name == "pgpgin":
+            return int(value) / 1024
+    return 0.0
 
 
 def stats_drift(s: Any) -> int:

@@ -19,9 +19,9 @@ worker), in one run:
                    production debounce (RECOMMENDATIONS_REFRESH_DEBOUNCE_SECONDS, default 0.5 s) and with
                    a short one, so the debounce and the work are told apart.
 
-Each write run records what the kernel read from disk meanwhile (`disk_read_mb`): this host pages out
-memory left untouched for about a minute, the database's cached files included (docs/BENCHMARKS.md,
-"Writes, round 9").
+Each write run records what the machine read from disk meanwhile (`disk_read_mb`, MiB, the worker's
+first model load included): this host pages out memory left untouched for about a minute, the
+database's cached files included (docs/BENCHMARKS.md, "Writes, round 9").
 
 The top level of the JSON holds the issue's contract: writes_per_second, trivial_per_second,
 writes_p99_ms, uncached_per_second, uncached_sql_per_request, first_after_activation_p99_ms,
@@ -153,10 +153,10 @@ def worker_priority(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
 
 
 def _controls_cpu(line: str) -> bool:
-    """Whether a /proc/<pid>/cgroup line is the CPU controller's: v1's "N:cpu,cpuacct:/path" (not
-    cpuset's), else the unified hierarchy's "0::/path"."""
-    _, controllers, _ = line.split(":", 2)
-    return "cpu" in controllers.split(",") or line.startswith("0::")
+    """Whether a /proc/<pid>/cgroup line is v1's CPU controller's ("N:cpu,cpuacct:/path", not cpuset's)
+    or the unified hierarchy's ("0::/path", which the kernel lists last)."""
+    parts = line.split(":", 2)
+    return len(parts) == 3 and ("cpu" in parts[1].split(",") or (parts[0] == "0" and not parts[1]))
 
 
 def production_debounce(s: Any) -> float:
@@ -291,6 +291,7 @@ def write_run(s: Any, tokens: Path, movies: Path, *, tokens_cached: int) -> dict
         except BaseException:
             wrk_.kill()
             raise
+    read_after = disk_reads_mb()
     totals = [x for x in stdout.splitlines() if x.startswith("{")]
     if wrk_.returncode or not totals:
         raise RuntimeError(f"wrk failed (exit {wrk_.returncode}): {stderr[-2000:]}")
@@ -299,10 +300,11 @@ def write_run(s: Any, tokens: Path, movies: Path, *, tokens_cached: int) -> dict
     members = len(tokens.read_text().split())
     run.update(p50_ms=run["p50_us"] / 1000, p99_ms=run["p99_us"] / 1000, connections=32, load=load_average(),
                members=members, tokens_cached_at_start=tokens_cached, connections_per_worker=split,
-               disk_read_mb=disk_reads_mb() - read_before)  # fmt: skip
+               disk_read_mb=None if read_before is None or read_after is None else read_after - read_before)  # fmt: skip
+    disk = "unknown" if run["disk_read_mb"] is None else f"{run['disk_read_mb']:.0f} MiB"
     log(f"writes ({tokens_cached:,} of {members:,} tokens cached; connections per gunicorn worker {split}): "
         f"{run['ratings_per_second']:.0f} ratings/s, p99 {run['p99_ms']:.0f} ms, non-2xx {run['non2xx']}, "
-        f"{run['disk_read_mb']:.0f} MB read from disk")  # fmt: skip
+        f"read from disk {disk}")  # fmt: skip
     return run
 
 
@@ -382,13 +384,15 @@ print(json.dumps({"server_autovacuum": autovacuum, "tables": tables, "dead_rows_
     return dict(django_run(s, code))
 
 
-def disk_reads_mb() -> float:
-    """What the kernel has read from block devices so far (/proc/vmstat's pgpgin, in KiB), in MiB."""
-    for line in Path("/proc/vmstat").read_text().splitlines():
+def disk_reads_mb() -> float | None:
+    """What the whole machine has read from block devices so far (/proc/vmstat's pgpgin, in KiB), in
+    MiB; None without the counter. Over a write run that includes the worker's first load of its model."""
+    vmstat = Path("/proc/vmstat")
+    for line in vmstat.read_text().splitlines() if vmstat.exists() else ():
         name, value = line.split()
         if name == "pgpgin":
             return int(value) / 1024
-    return 0.0
+    return None
 
 
 def stats_drift(s: Any) -> int:
